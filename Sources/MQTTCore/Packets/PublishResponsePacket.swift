@@ -1,0 +1,45 @@
+import NIOCore
+
+/// PUBACK, PUBREC, PUBREL and PUBCOMP: the four acknowledgements of the QoS 1 and 2 flows,
+/// which share one layout (packet identifier, then a v5 reason code and properties).
+public struct PublishResponsePacket: Sendable, Hashable {
+    public var packetIdentifier: UInt16
+    public var reasonCode: ReasonCode
+    public var properties: MQTTProperties
+
+    public init(packetIdentifier: UInt16, reasonCode: ReasonCode = .success, properties: MQTTProperties = .none) {
+        self.packetIdentifier = packetIdentifier
+        self.reasonCode = reasonCode
+        self.properties = properties
+    }
+
+    func bodyLength(version: ProtocolVersion) -> Int {
+        guard version.hasProperties else { return 2 }
+        if properties.isEmpty { return reasonCode == .success ? 2 : 3 }
+        return 3 + properties.encodedLengthWithPrefix
+    }
+
+    func encodeBody(into buffer: inout ByteBuffer, version: ProtocolVersion) {
+        buffer.writeInteger(packetIdentifier)
+        guard version.hasProperties else { return }
+        if properties.isEmpty {
+            if reasonCode != .success { buffer.writeInteger(reasonCode.rawValue) }
+            return
+        }
+        buffer.writeInteger(reasonCode.rawValue)
+        properties.encode(into: &buffer)
+    }
+
+    static func decode(body: inout ByteBuffer, version: ProtocolVersion, type: PacketType) throws(MQTTProtocolError) -> PublishResponsePacket {
+        let identifier = try readPacketIdentifier(from: &body, in: type)
+        var packet = PublishResponsePacket(packetIdentifier: identifier)
+        if version.hasProperties && body.readableBytes > 0 {
+            packet.reasonCode = ReasonCode(rawValue: try body.readMQTTByte())
+            if body.readableBytes > 0 {
+                packet.properties = try MQTTProperties.decode(from: &body, context: .publishResponse)
+            }
+        }
+        try body.expectFullyRead(type)
+        return packet
+    }
+}
