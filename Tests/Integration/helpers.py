@@ -500,3 +500,18 @@ class RawClient:
             self.sock.close()
         except OSError:
             pass
+
+
+# ------------------------------------------------------- known deviations
+
+def deviation(broker, statement: str, detail: str):
+    """Record a spec violation.
+
+    On Mosquitto (the reference broker, which has a few known deviations) the
+    test is marked xfail with the statement number; on any other broker it
+    is a plain failure.  Call it only after everything else in the test has
+    been checked, because it ends the test.
+    """
+    if broker.name == "mosquitto":
+        pytest.xfail(f"known Mosquitto 2.0.11 deviation from {statement}: {detail}")
+    pytest.fail(f"violates {statement}: {detail}")

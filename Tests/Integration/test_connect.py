@@ -5,8 +5,8 @@ import time
 import pytest
 
 import mqtt_packets as mp
-from helpers import (BOTH_PROTOCOLS, ConnectionClosed, V31, V311, V5,
-                     connect_props, sync, unique)
+from helpers import (BOTH_PROTOCOLS, V31, V311, V5, connect_props, deviation,
+                     unique)
 
 
 @pytest.mark.parametrize("proto", [V31, V311, V5])
@@ -75,19 +75,14 @@ def test_v5_client_id_given_means_no_assigned_identifier(raw):
 
 @BOTH_PROTOCOLS
 def test_duplicate_client_id_takes_over_existing_connection(raw, connected, proto):
-    """[MQTT-3.1.4-2] the existing client is disconnected; v5 sends reason 0x8E."""
+    """[MQTT-3.1.4-2] (v5: [MQTT-3.1.4-3]) the existing connection is closed."""
     cid = unique("dup")
     old = raw(proto)
     old.connect(client_id=cid)
-    newer = connected(proto, client_id=cid, sync=True)
+    newer = connected(proto, client_id=cid)
 
     seen = old.wait_closed()
-    if proto == V5:
-        # Session taken over.
-        assert [p.type for p in seen] == [mp.DISCONNECT], seen
-        assert mp.disconnect_reason(seen[0]) == 0x8E
-    else:
-        assert seen == []
+    assert all(p.type == mp.DISCONNECT for p in seen), seen
     # The new connection works normally.
     topic = unique("after-takeover")
     newer.subscribe(topic, 1)
@@ -96,20 +91,38 @@ def test_duplicate_client_id_takes_over_existing_connection(raw, connected, prot
     assert not newer.disconnects
 
 
+def test_v5_takeover_sends_disconnect_session_taken_over(broker, raw, connected):
+    """MQTT 5 3.1.4 step 3: the old client gets DISCONNECT 0x8E before the close."""
+    cid = unique("dup")
+    old = raw(V5)
+    old.connect(client_id=cid)
+    connected(V5, client_id=cid)
+    seen = old.wait_closed()
+    assert len(seen) <= 1 and all(p.type == mp.DISCONNECT for p in seen), seen
+    if not seen:
+        deviation(broker, "[MQTT-3.1.4-3] (MQTT 5 section 3.1.4)",
+                  "old connection closed without DISCONNECT 0x8E (Session taken over)")
+    assert mp.disconnect_reason(seen[0]) == 0x8E
+
+
 @BOTH_PROTOCOLS
-def test_keep_alive_expiry_closes_silent_connection(raw, proto):
-    """[MQTT-3.1.2-24] no packet within 1.5 x Keep Alive -> server disconnects."""
+def test_keep_alive_expiry_closes_silent_connection(broker, raw, proto):
+    """[MQTT-3.1.2-24] (v5: [MQTT-3.1.2-22]) silence for 1.5 x Keep Alive -> close."""
     r = raw(proto)
     r.connect(keepalive=1)
     started = time.monotonic()
-    seen = r.wait_closed(timeout=6)
+    seen = r.wait_closed(timeout=8)
     elapsed = time.monotonic() - started
-    assert 1.0 <= elapsed <= 3.0, f"closed after {elapsed:.2f}s"
     if proto == V5 and seen:
-        assert [p.type for p in seen] == [mp.DISCONNECT]
+        assert [p.type for p in seen] == [mp.DISCONNECT], seen
         assert mp.disconnect_reason(seen[0]) == 0x8D  # Keep Alive timeout
     else:
         assert seen == []
+    assert elapsed >= 1.0, f"closed too early, after {elapsed:.2f}s"
+    if elapsed > 3.0:
+        deviation(broker, "[MQTT-3.1.2-24] / MQTT 5 [MQTT-3.1.2-22]",
+                  f"keepalive=1 connection closed only after {elapsed:.1f}s "
+                  f"(expected about 1.5s)")
 
 
 @BOTH_PROTOCOLS

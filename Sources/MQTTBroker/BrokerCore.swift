@@ -1,0 +1,159 @@
+import Logging
+import MQTTCore
+import NIOCore
+
+/// The shared heart of a broker: routing, sessions, retained messages, hooks and counters.
+///
+/// Created by `Broker` and referenced by every connection handler and the inline client. It holds
+/// no lock of its own; each part it owns (router, registry, retained store, sessions) guards
+/// itself, and this type sequences them so that no lock is held while another is taken or
+/// while anything is written or called out.
+final class BrokerCore: Sendable {
+    let configuration: BrokerConfiguration
+    let hooks: BrokerHooks
+    let router = Router()
+    let sessions = SessionRegistry()
+    let statistics = BrokerStatistics()
+    let logger: Logger
+    let startedAt = NIODeadline.now()
+    let authenticator: any Authenticator
+
+    init(configuration: BrokerConfiguration, hooks: BrokerHooks, logger: Logger) {
+        self.configuration = configuration
+        self.hooks = hooks
+        self.logger = logger
+        self.authenticator = hooks.usesDefaultAuthenticator
+            ? AnonymousAuthenticator(allowAnonymous: configuration.allowAnonymous) : hooks.authenticator
+    }
+
+    var retainedStore: any RetainedMessageStore { hooks.retainedStore }
+
+    /// Routes a message to every matching subscriber and updates the retained store.
+    /// Returns how many subscribers it was routed to (v5 reports 0x10 when none).
+    @discardableResult
+    func publish(_ message: ApplicationMessage, from client: ClientInfo?) -> Int {
+        if message.retain {
+            if message.payload.readableBytes == 0 {
+                retainedStore.removeRetained(topic: message.topic)
+            } else {
+                retainedStore.retain(message)
+            }
+        }
+        for observer in hooks.observers { observer.messagePublished(message, by: client) }
+        let matches = router.route(message)
+        guard !matches.isEmpty else { return 0 }
+        let now = NIODeadline.now()
+        var writes = LoopBatches()
+        for match in matches {
+            switch match.target {
+            case .inline(let subscriber):
+                subscriber.receive(match.delivery, now: now)
+            case .session(let session):
+                guard hooks.authorizer.canReceive(clientIdentifier: session.clientIdentifier, topic: message.topic) else {
+                    reportDrop(message, for: session.clientIdentifier, reason: .notAuthorized)
+                    continue
+                }
+                deliver(match.delivery, to: session, now: now, batches: &writes)
+            }
+        }
+        writes.dispatch()
+        return matches.count
+    }
+
+    /// Hands one delivery to a session and, if it is to be sent now, adds the write to `batches`.
+    func deliver(_ delivery: Delivery, to session: Session, now: NIODeadline, batches: inout LoopBatches) {
+        let (outcome, connection) = session.guarded.withLock { guarded -> (SessionState.DeliveryOutcome, ConnectionContext?) in
+            if guarded.ended { return (.dropped(.queueFull), nil) }
+            return (guarded.protocolState.deliver(delivery, now: now), guarded.connection)
+        }
+        switch outcome {
+        case .send(let action):
+            if let connection { batches.append(action, to: connection) }
+        case .queued:
+            break
+        case .dropped(let reason):
+            reportDrop(delivery.message, for: session.clientIdentifier, reason: reason)
+        }
+    }
+
+    func reportDrop(_ message: ApplicationMessage, for clientIdentifier: String, reason: DropReason) {
+        if reason != .offlineQoS0 { statistics.publishDropped.add(1, ordering: .relaxed) }
+        for observer in hooks.observers { observer.messageDropped(message, for: clientIdentifier, reason: reason) }
+    }
+
+    /// Publishes a client's will (MQTT 5 §3.1.2.5), if it may still publish there.
+    func publishWill(_ will: Will, client: ClientInfo) {
+        guard hooks.authorizer.canPublish(client, topic: will.topic) else { return }
+        var properties = will.properties
+        properties.willDelayInterval = nil
+        let expiresAt = properties.messageExpiryInterval.map { NIODeadline.now() + .seconds(Int64($0)) }
+        properties.messageExpiryInterval = nil
+        let message = ApplicationMessage(
+            topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain && configuration.retainAvailable,
+            properties: properties, expiresAt: expiresAt, publisherClientIdentifier: client.clientIdentifier)
+        logger.debug("publishing will of \(client.clientIdentifier) to \(will.topic)")
+        publish(message, from: client)
+    }
+
+    /// Ends a session for good: forgets it, its subscriptions and queue, and cancels its timers.
+    func endSession(_ session: Session) {
+        sessions.remove(session)
+        let filters = session.guarded.withLock { guarded -> [String] in
+            guarded.ended = true
+            guarded.pendingWill?.cancel()
+            guarded.pendingWill = nil
+            guarded.pendingWillPublisher = nil
+            guarded.expiry?.cancel()
+            guarded.expiry = nil
+            return Array(guarded.protocolState.subscriptions.keys)
+        }
+        router.unsubscribeAll(ObjectIdentifier(session), filters: filters)
+    }
+
+    /// The inflight window for a client that announced `receiveMaximum`.
+    func inflightWindow(clientReceiveMaximum: UInt16?) -> Int {
+        let client = Int(clientReceiveMaximum ?? UInt16.max)
+        let configured = configuration.maxInflightMessages
+        return configured == 0 ? client : min(client, configured)
+    }
+
+    /// The Receive Maximum the broker announces: how many QoS 2 PUBLISHes a client may leave unreleased.
+    var receiveMaximum: UInt16 {
+        let configured = configuration.maxInflightMessages
+        return configured == 0 ? UInt16.max : UInt16(clamping: configured)
+    }
+}
+
+/// Writes grouped by event loop, so that one routing pass hops to each loop at most once.
+struct LoopBatches {
+    private var batches: [ObjectIdentifier: (loop: any EventLoop, writes: [(ConnectionContext, OutboundAction)])] = [:]
+
+    mutating func append(_ action: OutboundAction, to connection: ConnectionContext) {
+        let key = ObjectIdentifier(connection.eventLoop)
+        if batches[key] == nil {
+            batches[key] = (connection.eventLoop, [(connection, action)])
+        } else {
+            batches[key]!.writes.append((connection, action))
+        }
+    }
+
+    func dispatch() {
+        for (_, batch) in batches {
+            if batch.loop.inEventLoop {
+                Self.write(batch.writes)
+            } else {
+                let writes = batch.writes
+                batch.loop.execute { Self.write(writes) }
+            }
+        }
+    }
+
+    private static func write(_ writes: [(ConnectionContext, OutboundAction)]) {
+        var touched: [ObjectIdentifier: ConnectionContext] = [:]
+        for (connection, action) in writes {
+            connection.loopBoundHandler.send(action)
+            touched[ObjectIdentifier(connection)] = connection
+        }
+        for connection in touched.values { connection.loopBoundHandler.flushIfNeeded() }
+    }
+}

@@ -1,0 +1,51 @@
+extension BrokerConfiguration {
+    /// Real Mosquitto (2.0 / 2.1) configuration keys that Parley does not implement yet.
+    /// A file using one of them is rejected with
+    /// ``ConfigurationError/Kind/unsupportedKey`` ("key 'cafile' is not supported by
+    /// Parley yet") rather than the "unknown configuration key" error for typos.
+    /// Keys starting with one of ``unsupportedMosquittoKeyPrefixes`` are treated the
+    /// same way.
+    public static let unsupportedMosquittoKeys: Set<String> = [
+        // Configuration layout
+        "include_dir",
+        // Listener options
+        "bind_interface", "socket_domain", "mount_point", "max_qos", "maximum_qos",
+        "http_dir", "websockets_headers_size", "websockets_log_level", "websockets_origin",
+        "use_username_as_clientid", "accept_protocol_versions", "enable_proxy_protocol",
+        "proxy_protocol_v2_require_tls",
+        // TLS
+        "cafile", "capath", "certfile", "keyfile", "ciphers", "ciphers_tls1.3", "crlfile",
+        "dhparamfile", "tls_version", "tls_engine", "tls_engine_kpass_sha1", "tls_keyform",
+        "require_certificate", "use_identity_as_username", "use_subject_as_username",
+        "disable_client_cert_date_checks", "psk_hint", "psk_file",
+        // Authentication and plugins
+        "auth_plugin", "auth_plugin_deny_special_chars", "plugin", "plugin_load", "plugin_use",
+        "global_plugin", "enable_control_api", "allow_zero_length_clientid", "auto_id_prefix",
+        "clientid_prefixes", "check_retain_source",
+        // Broker behaviour
+        "upgrade_outgoing_qos", "memory_limit", "global_max_clients", "global_max_connections",
+        // Bridges
+        "connection", "address", "addresses", "topic", "bridge_attempt_unsubscribe",
+        "bridge_bind_address", "bridge_cafile", "bridge_capath", "bridge_certfile",
+        "bridge_keyfile", "bridge_alpn", "bridge_identity", "bridge_insecure", "bridge_psk",
+        "bridge_require_ocsp", "bridge_tls_version", "bridge_ciphers", "bridge_ciphers_tls1.3",
+        "bridge_max_packet_size", "bridge_max_topic_alias", "bridge_outgoing_retain",
+        "bridge_protocol_version", "bridge_receive_maximum", "bridge_reload_type",
+        "bridge_session_expiry_interval", "bridge_tcp_keepalive", "bridge_tcp_user_timeout",
+        "bridge_tls_use_os_certs", "cleansession", "local_cleansession", "clientid",
+        "local_clientid", "remote_clientid", "username", "remote_username", "local_username",
+        "password", "remote_password", "local_password", "idle_timeout", "keepalive_interval",
+        "notifications", "notifications_local_only", "notification_topic", "restart_timeout",
+        "round_robin", "start_type", "threshold", "try_private", "max_topic_alias_broker",
+    ]
+
+    /// Key prefixes of Mosquitto option families that Parley does not implement yet
+    /// (plugin options and bridge settings).
+    public static let unsupportedMosquittoKeyPrefixes: [String] = ["auth_opt_", "plugin_opt_", "bridge_"]
+
+    /// Whether `key` is a Mosquitto key that Parley does not support yet.
+    public static func isUnsupportedMosquittoKey(_ key: String) -> Bool {
+        unsupportedMosquittoKeys.contains(key)
+            || unsupportedMosquittoKeyPrefixes.contains { key.hasPrefix($0) }
+    }
+}

@@ -1,0 +1,168 @@
+/// Typed broker settings, normally produced by ``MosquittoConfigParser`` from a
+/// Mosquitto-style configuration file.
+///
+/// `BrokerConfiguration()` is the configuration used when Parley is started **without**
+/// a configuration file. ``fileDefaults`` is the starting point when a file **is**
+/// given. The two differ only in ``allowAnonymous``; see there.
+///
+/// Conventions for "no limit":
+/// * Optional limits (`maxConnections`, `maxPacketSize`, `messageSizeLimit`,
+///   `maxQueuedBytes`, `persistentClientExpiration`) use `nil` for "no limit".
+/// * `maxInflightMessages` and `maxQueuedMessages` keep Mosquitto's convention:
+///   `0` means unlimited.
+/// * `maxKeepalive == 0` means clients may use keepalive 0 (no keepalive checks).
+/// * `sysInterval == 0` disables the `$SYS` hierarchy.
+/// * `maxTopicAlias == 0` disables topic aliases.
+public struct BrokerConfiguration: Sendable, Equatable {
+    /// Endpoints to accept connections on. Never empty in a parsed configuration.
+    public var listeners: [ListenerConfiguration]
+
+    /// Whether clients may connect without a username.
+    ///
+    /// * No configuration file: `true`, so `parley` with no arguments is usable out of
+    ///   the box (as Mosquitto 2 is in its local-only mode).
+    /// * With a configuration file: `false` unless the file says `allow_anonymous true`
+    ///   (Mosquitto 2.0 behaviour), because a file normally opens non-local listeners.
+    public var allowAnonymous: Bool
+
+    /// The file-level `max_connections` (given before any `listener` line); `nil` means
+    /// unlimited. Listeners that do not set their own value inherit it, and the parser
+    /// has already copied it into them - the broker should read
+    /// ``ListenerConfiguration/maxConnections``. In the file `-1` (any negative
+    /// number) and `0` mean unlimited, as in Mosquitto.
+    public var maxConnections: Int?
+
+    /// Largest keepalive (seconds) a client may use; MQTT v5 clients asking for more
+    /// (or for 0) are told to use this value, MQTT 3.1.1 clients asking for more are
+    /// rejected. 0 means "no limit, keepalive 0 allowed".
+    public var maxKeepalive: UInt16
+
+    /// Largest MQTT packet accepted from clients (whole packet, bytes), advertised to
+    /// MQTT v5 clients. `nil` = only the protocol limit (``protocolMaximumPacketSize``).
+    public var maxPacketSize: UInt32?
+
+    /// Largest PUBLISH payload accepted (bytes). `nil` = no limit beyond the protocol's
+    /// 268435455 bytes. Oversized messages are dropped, but the QoS flow is completed.
+    public var messageSizeLimit: UInt32?
+
+    /// Outgoing QoS 1/2 messages in flight per client. 0 = unlimited.
+    public var maxInflightMessages: Int
+
+    /// Outgoing QoS 1/2 messages queued per client beyond those in flight.
+    /// 0 = unlimited.
+    public var maxQueuedMessages: Int
+
+    /// Byte limit for the per-client queue; `nil` = no limit. When both queue limits
+    /// are set, whichever is reached first applies.
+    public var maxQueuedBytes: Int?
+
+    /// Whether QoS 0 messages are queued for disconnected persistent sessions.
+    public var queueQoS0Messages: Bool
+
+    /// Whether retained messages are supported (advertised to MQTT v5 clients).
+    public var retainAvailable: Bool
+
+    /// Seconds between `$SYS` updates; 0 disables `$SYS` publishing.
+    public var sysInterval: Int
+
+    /// How long a disconnected persistent session is kept before it is removed;
+    /// `nil` = never expire (Mosquitto's default).
+    public var persistentClientExpiration: Duration?
+
+    /// The file-level `max_topic_alias`; listeners inherit it unless they set their
+    /// own (already resolved into ``ListenerConfiguration/maxTopicAlias``).
+    public var maxTopicAlias: UInt16
+
+    /// Log categories to emit.
+    public var logTypes: Set<LogType>
+
+    /// Where to write log messages; empty = logging disabled (`log_dest none`).
+    public var logDestinations: [LogDestination]
+
+    /// Mosquitto's `persistence`. Parley does not persist anything yet; the parser
+    /// warns when this is `true`.
+    public var persistence: Bool
+
+    /// Mosquitto's `user` (drop privileges). Stored, but Parley ignores it (warning).
+    public var user: String?
+
+    /// Path of a Mosquitto password file (as written in the file, not resolved).
+    public var passwordFile: String?
+
+    /// Path of a Mosquitto ACL file (as written in the file, not resolved).
+    public var aclFile: String?
+
+    // MARK: - Constants
+
+    /// The port of the default listener.
+    public static let defaultPort = 1883
+    /// Largest packet MQTT can encode: 1 fixed-header byte, 4 length bytes and
+    /// 268435455 bytes of remaining length.
+    public static let protocolMaximumPacketSize: UInt32 = 268_435_460
+    /// Largest payload MQTT can carry.
+    public static let protocolMaximumPayloadSize: UInt32 = 268_435_455
+    public static let defaultMaxTopicAlias: UInt16 = 10
+
+    // MARK: - Defaults
+
+    /// The configuration used when no configuration file is given
+    /// (listens on 0.0.0.0:1883, anonymous clients allowed).
+    public init() {
+        listeners = [
+            ListenerConfiguration(port: Self.defaultPort, host: nil, isDefaultListener: true),
+        ]
+        allowAnonymous = true
+        maxConnections = nil
+        maxKeepalive = 65535
+        maxPacketSize = nil
+        messageSizeLimit = nil
+        maxInflightMessages = 20
+        maxQueuedMessages = 1000
+        maxQueuedBytes = nil
+        queueQoS0Messages = false
+        retainAvailable = true
+        sysInterval = 10
+        persistentClientExpiration = nil
+        maxTopicAlias = Self.defaultMaxTopicAlias
+        logTypes = LogType.defaultTypes
+        logDestinations = [.stderr]
+        persistence = false
+        user = nil
+        passwordFile = nil
+        aclFile = nil
+    }
+
+    /// The values a configuration file starts from before its lines are applied:
+    /// like `BrokerConfiguration()` but with `allowAnonymous == false`
+    /// (Mosquitto 2.0 semantics).
+    public static var fileDefaults: BrokerConfiguration {
+        var configuration = BrokerConfiguration()
+        configuration.allowAnonymous = false
+        return configuration
+    }
+
+    // MARK: - Command line overrides
+
+    /// Applies a command-line port (like `mosquitto -p PORT`): the default listener
+    /// (the implicit 0.0.0.0:1883 one, or the one from the legacy `port` /
+    /// `bind_address` keys) is replaced by one on `port`/`host`; listeners declared
+    /// with `listener` lines are kept. The new listener uses the file-level
+    /// `maxConnections` / `maxTopicAlias`.
+    ///
+    /// The caller must validate `port` (``ListenerConfiguration/validPorts``). If it
+    /// collides with an explicit listener, binding will fail at startup; use
+    /// ``ListenerConfiguration/conflicts(with:)`` to report that early.
+    public mutating func overridePort(_ port: Int, host: String?) {
+        listeners.removeAll { $0.isDefaultListener }
+        listeners.insert(
+            ListenerConfiguration(
+                port: port,
+                host: host,
+                maxConnections: maxConnections,
+                maxTopicAlias: maxTopicAlias,
+                isDefaultListener: true
+            ),
+            at: 0
+        )
+    }
+}

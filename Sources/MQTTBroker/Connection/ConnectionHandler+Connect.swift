@@ -1,0 +1,241 @@
+import Foundation
+import MQTTCore
+import NIOCore
+
+extension ConnectionHandler {
+    /// Answers a CONNECT that could not be decoded in the format its version expects: an
+    /// unsupported protocol level gets CONNACK 0x01 (3.1.1) or 0x84 (v5) before closing.
+    func rejectUndecodableConnect(_ frame: MQTTFrame, error: MQTTProtocolError) {
+        let level = ConnectPacket.peekProtocolLevel(in: frame.body)
+        logger.notice("rejecting CONNECT: \(error)")
+        closeReason = .protocolError(error)
+        if error.reasonCode == .unsupportedProtocolVersion {
+            version = level == ProtocolVersion.v5.rawValue ? .v5 : .v3_1_1
+            write(.connack(ConnAckPacket(reasonCode: .unsupportedProtocolVersion)))
+        } else if level == ProtocolVersion.v5.rawValue {
+            version = .v5
+            write(.connack(ConnAckPacket(reasonCode: error.reasonCode)))
+        }
+        close()
+    }
+
+    func handleConnect(_ connect: ConnectPacket) {
+        version = connect.protocolVersion
+        let assignedIdentifier: String?
+        var clientIdentifier = connect.clientIdentifier
+        if clientIdentifier.isEmpty {
+            // 3.1.1 allows an empty id only with a clean session (MQTT 3.1.1 §3.1.3.1); v5
+            // assigns one; 3.1 requires an id.
+            guard version == .v5 || (version == .v3_1_1 && connect.cleanStart) else {
+                refuse(.clientIdentifierNotValid, "empty client identifier without a clean session")
+                return
+            }
+            clientIdentifier = "auto-" + UUID().uuidString
+            assignedIdentifier = version == .v5 ? clientIdentifier : nil
+        } else {
+            assignedIdentifier = nil
+        }
+        let remote = channelContext?.remoteAddress.map { "\($0)" }
+        let client = ClientInfo(
+            clientIdentifier: clientIdentifier, username: connect.username, protocolVersion: version, remoteAddress: remote)
+        self.client = client
+        logger[metadataKey: "client"] = "\(clientIdentifier)"
+        let request = AuthenticationRequest(
+            client: client, password: connect.password, authenticationMethod: connect.properties.authenticationMethod,
+            authenticationData: connect.properties.authenticationData)
+        phase = .authenticating(held: [])
+        guard let context = channelContext else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        if let anonymous = core.authenticator as? AnonymousAuthenticator {
+            // The default needs no suspension: answer on this loop without a task hop.
+            let result: AuthenticationResult =
+                client.username == nil && !anonymous.allowAnonymous ? .rejected(.notAuthorized) : .accepted
+            completeConnect(connect, client: client, assignedIdentifier: assignedIdentifier, result: result)
+            return
+        }
+        let promise = context.eventLoop.makePromise(of: AuthenticationResult.self)
+        let authenticator = core.authenticator
+        promise.completeWithTask { await authenticator.authenticate(request) }
+        promise.futureResult.whenSuccess { result in
+            loopBound.value.completeConnect(connect, client: client, assignedIdentifier: assignedIdentifier, result: result)
+        }
+    }
+
+    private func refuse(_ reason: ReasonCode, _ message: String) {
+        logger.notice("refusing connection: \(message)")
+        write(.connack(ConnAckPacket(reasonCode: reason)))
+        phase = .closed
+        close()
+    }
+
+    private func completeConnect(_ connect: ConnectPacket, client: ClientInfo, assignedIdentifier: String?, result: AuthenticationResult) {
+        guard case .authenticating(let held) = phase, let connection else { return }
+        if case .rejected(let reason) = result {
+            refuse(reason, "authentication failed for user \(client.username ?? "(anonymous)")")
+            return
+        }
+        let configuration = core.configuration
+        let now = NIODeadline.now()
+
+        // Session lifetime: v5 says it in CONNECT; 3.1.1 keeps a non-clean session forever,
+        // or for `persistent_client_expiration`.
+        var expiry: UInt32
+        if version == .v5 {
+            expiry = connect.properties.sessionExpiryInterval ?? 0
+        } else {
+            expiry = connect.cleanStart ? 0 : UInt32.max
+        }
+        if expiry != 0, let limit = configuration.persistentClientExpiration {
+            expiry = min(expiry, UInt32(clamping: limit.components.seconds))
+        }
+        let window = core.inflightWindow(clientReceiveMaximum: connect.properties.receiveMaximum)
+        let limits = SessionState.Limits(
+            inflightWindow: window, maximumQueued: configuration.maxQueuedMessages,
+            queueQoS0WhileOffline: configuration.queueQoS0Messages)
+        let checkout = core.sessions.checkOut(clientIdentifier: client.clientIdentifier, cleanStart: connect.cleanStart) {
+            Session(
+                clientIdentifier: client.clientIdentifier,
+                state: SessionState(clientIdentifier: client.clientIdentifier, limits: limits, expiryInterval: expiry))
+        }
+        if let replaced = checkout.replaced { retire(replaced) }
+        let session = checkout.session
+        var dropped: [Delivery] = []
+        let (previousConnection, resumeActions, pendingWillCancelled) = session.guarded.withLock {
+            guarded -> (ConnectionContext?, [OutboundAction], Bool) in
+            let previous = guarded.connection
+            guarded.connection = connection
+            guarded.generation += 1
+            let hadPendingWill = guarded.pendingWill != nil
+            guarded.pendingWill?.cancel()
+            guarded.pendingWill = nil
+            guarded.expiry?.cancel()
+            guarded.expiry = nil
+            guarded.protocolState.limits = limits
+            guarded.protocolState.expiryInterval = expiry
+            guarded.protocolState.isConnected = true
+            return (previous, guarded.protocolState.resume(now: now, dropped: &dropped), hadPendingWill)
+        }
+        if pendingWillCancelled { logger.debug("delayed will cancelled by reconnection") }
+        if let previousConnection {
+            let continues = checkout.resumed
+            previousConnection.eventLoop.execute {
+                previousConnection.loopBoundHandler.takeOver(sessionContinues: continues)
+            }
+        }
+        for delivery in dropped { core.reportDrop(delivery.message, for: client.clientIdentifier, reason: .expired) }
+
+        self.session = session
+        self.will = connect.will
+        phase = .connected
+        aliases = TopicAliasTable(
+            inboundMaximum: version == .v5 ? listener.maxTopicAlias : 0,
+            outboundMaximum: version == .v5 ? connect.properties.topicAliasMaximum ?? 0 : 0)
+        if let maximum = connect.properties.maximumPacketSize { clientMaximumPacketSize = Int(maximum) }
+
+        var keepAliveSeconds = connect.keepAlive
+        var serverKeepAlive: UInt16?
+        if configuration.maxKeepalive > 0 && (keepAliveSeconds == 0 || keepAliveSeconds > configuration.maxKeepalive) {
+            keepAliveSeconds = configuration.maxKeepalive
+            serverKeepAlive = keepAliveSeconds
+        }
+
+        var properties = MQTTProperties()
+        if version == .v5 {
+            properties.assignedClientIdentifier = assignedIdentifier
+            properties.receiveMaximum = core.receiveMaximum
+            if listener.maxTopicAlias > 0 { properties.topicAliasMaximum = listener.maxTopicAlias }
+            if !configuration.retainAvailable { properties.retainAvailable = 0 }
+            if let maximum = configuration.maxPacketSize { properties.maximumPacketSize = maximum }
+            properties.serverKeepAlive = serverKeepAlive
+        }
+        write(.connack(ConnAckPacket(sessionPresent: checkout.resumed, reasonCode: .success, properties: properties)))
+        for action in resumeActions { send(action) }
+
+        if keepAliveSeconds > 0 {
+            keepAlive = .milliseconds(Int64(keepAliveSeconds) * 1500)
+            armKeepAliveCheck(timeout: keepAlive!)
+        } else {
+            keepAliveCheck?.cancel()
+        }
+        core.statistics.clientDidConnect()
+        logger.info(
+            "client connected: MQTT \(version), clean start \(connect.cleanStart), keep-alive \(keepAliveSeconds)s, session present \(checkout.resumed)")
+        for observer in core.hooks.observers { observer.clientConnected(client) }
+        for frame in held {
+            guard case .connected = phase else { break }
+            process(frame)
+        }
+        flushIfNeeded()
+    }
+
+    /// A clean-start CONNECT replaced `session`: it ends now, and a will still waiting for its
+    /// delay goes out because its session is over (MQTT 5 §3.1.3.2.2).
+    private func retire(_ session: Session) {
+        let pendingWill = session.guarded.withLock { $0.pendingWillPublisher }
+        core.endSession(session)
+        pendingWill?()
+    }
+
+    /// Another connection took this session over: v5 clients are told with DISCONNECT 0x8E.
+    /// The will is published unless the new connection carries the session on and the will
+    /// was to be delayed anyway.
+    func takeOver(sessionContinues: Bool) {
+        guard case .connected = phase else { return }
+        logger.info("session taken over by a new connection")
+        closeReason = .takenOver
+        if version == .v5 { write(.disconnect(DisconnectPacket(reasonCode: .sessionTakenOver))) }
+        if let will, let client, !willSuppressed {
+            let delayed = (will.properties.willDelayInterval ?? 0) > 0
+            if !(sessionContinues && delayed) { core.publishWill(will, client: client) }
+        }
+        willSuppressed = true
+        session = nil
+        close()
+    }
+
+    /// The connection is gone: detach from the session, then publish or schedule the will and
+    /// end or schedule the end of the session.
+    func connectionEnded() {
+        core.statistics.clientDidDisconnect()
+        guard let client else { return }
+        for observer in core.hooks.observers { observer.clientDisconnected(client, reason: closeReason ?? .connectionLost) }
+        logger.info("client disconnected: \(closeReason ?? .connectionLost)")
+        guard let session, let connection else { return }
+        let core = self.core
+        let will = willSuppressed ? nil : self.will
+        let eventLoop = connection.eventLoop
+        enum Next {
+            case nothing
+            case publishWillNow(endSession: Bool)
+            case endSession
+        }
+        let next = session.guarded.withLock { guarded -> Next in
+            guard guarded.connection === connection else { return .nothing }
+            guarded.connection = nil
+            guarded.protocolState.isConnected = false
+            let generation = guarded.generation
+            let expiry = guarded.protocolState.expiryInterval
+            let endsNow = expiry == 0
+            if !endsNow && expiry != UInt32.max {
+                guarded.expiry = eventLoop.scheduleTask(in: .seconds(Int64(expiry))) {
+                    core.sessionExpired(session, generation: generation)
+                }
+            }
+            guard let will else { return endsNow ? .endSession : .nothing }
+            let delay = min(will.properties.willDelayInterval ?? 0, expiry)
+            if delay == 0 || endsNow { return .publishWillNow(endSession: endsNow) }
+            guarded.pendingWillPublisher = { core.publishWill(will, client: client) }
+            guarded.pendingWill = eventLoop.scheduleTask(in: .seconds(Int64(delay))) {
+                core.delayedWillDue(session, generation: generation)
+            }
+            return .nothing
+        }
+        switch next {
+        case .nothing: break
+        case .publishWillNow(let endSession):
+            if let will { core.publishWill(will, client: client) }
+            if endSession { core.endSession(session) }
+        case .endSession: core.endSession(session)
+        }
+    }
+}

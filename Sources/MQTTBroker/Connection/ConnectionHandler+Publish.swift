@@ -1,0 +1,141 @@
+import MQTTCore
+import NIOCore
+
+extension ConnectionHandler {
+    func handlePublish(_ publish: PublishPacket) {
+        guard let client, let session else { return }
+        let topic: String
+        do {
+            topic = try aliases.resolveIncoming(topic: publish.topic, alias: publish.properties.topicAlias)
+        } catch {
+            fail(error)
+            return
+        }
+        if publish.retain && !core.configuration.retainAvailable {
+            fail(MQTTProtocolError(.retainNotSupported, "retained PUBLISH while retain_available is false"))
+            return
+        }
+        core.statistics.publishReceived.add(1, ordering: .relaxed)
+
+        if publish.qos == .exactlyOnce, let identifier = publish.packetIdentifier {
+            let isNew = session.withState { state -> Bool? in
+                if state.incomingQoS2.contains(identifier) { return false }
+                if state.incomingQoS2.count >= Int(core.receiveMaximum) { return nil }
+                return state.receiveQoS2(identifier)
+            }
+            guard let isNew else {
+                fail(MQTTProtocolError(.receiveMaximumExceeded, "more than \(core.receiveMaximum) QoS 2 messages awaiting PUBREL"))
+                return
+            }
+            // A resend of a message already routed is acknowledged again but not delivered twice.
+            let reason = isNew ? route(publish, topic: topic, client: client) : .success
+            write(.pubrec(PublishResponsePacket(packetIdentifier: identifier, reasonCode: reason)))
+            if reason.isFailure { _ = session.withState { $0.releaseQoS2(identifier) } }
+            return
+        }
+        let reason = route(publish, topic: topic, client: client)
+        if publish.qos == .atLeastOnce, let identifier = publish.packetIdentifier {
+            write(.puback(PublishResponsePacket(packetIdentifier: identifier, reasonCode: reason)))
+        }
+    }
+
+    /// Routes an incoming message; returns the reason code for its acknowledgement.
+    private func route(_ publish: PublishPacket, topic: String, client: ClientInfo) -> ReasonCode {
+        if let limit = core.configuration.messageSizeLimit, publish.payload.readableBytes > Int(limit) {
+            logger.notice("dropping PUBLISH to \(topic): payload of \(publish.payload.readableBytes) bytes exceeds message_size_limit \(limit)")
+            return version == .v5 ? .packetTooLarge : .success
+        }
+        guard core.hooks.authorizer.canPublish(client, topic: topic) else {
+            logger.info("denied PUBLISH to \(topic)")
+            return version == .v5 ? .notAuthorized : .success
+        }
+        // `$SYS` belongs to the broker (Mosquitto drops client publishes there too).
+        if topic.hasPrefix("$SYS/") || topic == "$SYS" { return .success }
+        let message = ApplicationMessage(publish: publish, topic: topic, publisher: client.clientIdentifier, now: .now())
+        let receivers = core.publish(message, from: client)
+        return receivers == 0 && version == .v5 ? .noMatchingSubscribers : .success
+    }
+
+    func handlePuback(_ ack: PublishResponsePacket) {
+        guard let session else { return }
+        var dropped: [Delivery] = []
+        let actions = session.withState { state -> [OutboundAction] in
+            guard state.acknowledgePuback(ack.packetIdentifier) == .completed else { return [] }
+            return state.fillWindow(now: .now(), dropped: &dropped)
+        }
+        sendAll(actions, dropped: dropped)
+    }
+
+    func handlePubrec(_ ack: PublishResponsePacket) {
+        guard let session else { return }
+        var dropped: [Delivery] = []
+        let (result, actions) = session.withState { state -> (SessionState.AcknowledgementResult, [OutboundAction]) in
+            let result = state.acknowledgePubrec(ack.packetIdentifier, reasonCode: ack.reasonCode)
+            let actions = ack.reasonCode.isFailure ? state.fillWindow(now: .now(), dropped: &dropped) : []
+            return (result, actions)
+        }
+        if !ack.reasonCode.isFailure {
+            let reason: ReasonCode = result == .completed || version != .v5 ? .success : .packetIdentifierNotFound
+            write(.pubrel(PublishResponsePacket(packetIdentifier: ack.packetIdentifier, reasonCode: reason)))
+        }
+        sendAll(actions, dropped: dropped)
+    }
+
+    func handlePubrel(_ ack: PublishResponsePacket) {
+        guard let session else { return }
+        let released = session.withState { $0.releaseQoS2(ack.packetIdentifier) }
+        let reason: ReasonCode = released || version != .v5 ? .success : .packetIdentifierNotFound
+        write(.pubcomp(PublishResponsePacket(packetIdentifier: ack.packetIdentifier, reasonCode: reason)))
+    }
+
+    func handlePubcomp(_ ack: PublishResponsePacket) {
+        guard let session else { return }
+        var dropped: [Delivery] = []
+        let actions = session.withState { state -> [OutboundAction] in
+            guard state.acknowledgePubcomp(ack.packetIdentifier) == .completed else { return [] }
+            return state.fillWindow(now: .now(), dropped: &dropped)
+        }
+        sendAll(actions, dropped: dropped)
+    }
+
+    private func sendAll(_ actions: [OutboundAction], dropped: [Delivery]) {
+        for action in actions { send(action) }
+        if let client {
+            for delivery in dropped { core.reportDrop(delivery.message, for: client.clientIdentifier, reason: .expired) }
+        }
+    }
+
+    /// Writes one outbound action decided by the session, applying what belongs to this
+    /// connection: topic alias, the client's Maximum Packet Size and the remaining expiry.
+    func send(_ action: OutboundAction) {
+        guard case .connected = phase else { return }
+        switch action {
+        case .pubrel(let identifier):
+            write(.pubrel(PublishResponsePacket(packetIdentifier: identifier)))
+        case .publish(let delivery, let identifier, let duplicate):
+            let now = NIODeadline.now()
+            var packet = PublishPacket(
+                topic: delivery.message.topic, payload: delivery.message.payload, qos: delivery.qos,
+                retain: delivery.retain, duplicate: duplicate, packetIdentifier: identifier)
+            if version == .v5 {
+                packet.properties = delivery.message.outgoingProperties(at: now, subscriptionIdentifiers: delivery.subscriptionIdentifiers)
+            }
+            if packet.qos == .atMostOnce, let channel = channelContext?.channel, !channel.isWritable {
+                core.reportDrop(delivery.message, for: client?.clientIdentifier ?? "", reason: .slowConsumer)
+                return
+            }
+            guard MQTTPacket.publish(packet).encodedSize(version: version) <= clientMaximumPacketSize else {
+                if let identifier { session?.withState { $0.abandon(identifier) } }
+                core.reportDrop(delivery.message, for: client?.clientIdentifier ?? "", reason: .packetTooLarge)
+                return
+            }
+            if version == .v5 && !duplicate {
+                let (topic, alias) = aliases.outgoing(topic: packet.topic)
+                packet.topic = topic
+                packet.properties.topicAlias = alias
+            }
+            core.statistics.publishSent.add(1, ordering: .relaxed)
+            write(.publish(packet))
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import MQTTCore
+import NIOCore
+
+extension ConnectionHandler {
+    func handleSubscribe(_ subscribe: SubscribePacket) {
+        guard let client, let session else { return }
+        let subscriptionIdentifier = subscribe.properties.subscriptionIdentifiers.first
+        var codes: [ReasonCode] = []
+        var retained: [Delivery] = []
+        for entry in subscribe.subscriptions {
+            let filter = entry.topicFilter
+            do {
+                try TopicValidation.validateTopicFilter(filter)
+            } catch {
+                logger.info("refusing subscription to '\(filter)': \(error.message)")
+                codes.append(.topicFilterInvalid)
+                continue
+            }
+            let shared = SharedSubscription(filter)
+            if shared != nil && entry.options.noLocal {
+                // MQTT 5 §3.8.3.1: No Local on a shared subscription is a protocol error.
+                fail(.protocolViolation("No Local set on shared subscription '\(filter)'"))
+                return
+            }
+            guard core.hooks.authorizer.canSubscribe(client, filter: filter) else {
+                logger.info("denied subscription to '\(filter)'")
+                codes.append(.notAuthorized)
+                continue
+            }
+            let subscription = SessionSubscription(options: entry.options, subscriptionIdentifier: subscriptionIdentifier)
+            session.withState { $0.subscriptions[filter] = subscription }
+            let isNew = core.router.subscribe(
+                .session(session), filter: filter, options: entry.options, subscriptionIdentifier: subscriptionIdentifier)
+            codes.append(.granted(entry.options.qos))
+
+            // Retained messages are not sent for shared subscriptions (MQTT 5 §4.8.2).
+            let handling = entry.options.retainHandling
+            guard shared == nil, handling == .sendOnSubscribe || (handling == .sendOnSubscribeIfNew && isNew) else { continue }
+            for message in core.retainedStore.retainedMessages(matching: filter)
+            where core.hooks.authorizer.canReceive(clientIdentifier: client.clientIdentifier, topic: message.topic) {
+                retained.append(Delivery(
+                    message: message, qos: min(message.qos, entry.options.qos), retain: true,
+                    subscriptionIdentifiers: subscriptionIdentifier.map { [$0] } ?? []))
+            }
+        }
+        write(.suback(SubAckPacket(packetIdentifier: subscribe.packetIdentifier, reasonCodes: codes)))
+        guard !retained.isEmpty else { return }
+        var batches = LoopBatches()
+        let now = NIODeadline.now()
+        for delivery in retained { core.deliver(delivery, to: session, now: now, batches: &batches) }
+        batches.dispatch()
+    }
+
+    func handleUnsubscribe(_ unsubscribe: UnsubscribePacket) {
+        guard let session else { return }
+        var codes: [ReasonCode] = []
+        for filter in unsubscribe.topicFilters {
+            let existed = session.withState { $0.subscriptions.removeValue(forKey: filter) != nil }
+            core.router.unsubscribe(ObjectIdentifier(session), filter: filter)
+            codes.append(existed ? .success : .noSubscriptionExisted)
+        }
+        write(.unsuback(UnsubAckPacket(packetIdentifier: unsubscribe.packetIdentifier, reasonCodes: codes)))
+    }
+
+    func handleDisconnect(_ disconnect: DisconnectPacket) {
+        closeReason = .clientDisconnected(disconnect.reasonCode)
+        // v5 reason 0x04 asks for the will to be published anyway (MQTT 5 §3.14.2.1).
+        willSuppressed = disconnect.reasonCode != .disconnectWithWillMessage
+        if let requested = disconnect.properties.sessionExpiryInterval, let session {
+            let current = session.withState { $0.expiryInterval }
+            if current == 0 && requested != 0 {
+                fail(.protocolViolation("DISCONNECT sets a session expiry after CONNECT set 0"))
+                return
+            }
+            session.withState { $0.expiryInterval = requested }
+        }
+        close()
+    }
+}

@@ -1,0 +1,225 @@
+import Logging
+import MQTTCore
+import NIOCore
+
+/// One client connection: decodes its packets, runs the protocol and writes replies.
+///
+/// Owned by the channel pipeline and touched only on the channel's event loop, so it needs no
+/// lock. Shared state it reaches (router, sessions, retained store) goes through `BrokerCore`.
+/// Other event loops reach this handler only through its `ConnectionContext`, by hopping here.
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = MQTTFrame
+    typealias OutboundOut = ByteBuffer
+
+    enum Phase {
+        /// Waiting for CONNECT; any other packet closes the connection.
+        case awaitingConnect
+        /// CONNECT received, authenticator running; later packets are held until it answers.
+        case authenticating(held: [MQTTFrame])
+        case connected
+        case closed
+    }
+
+    let core: BrokerCore
+    let listener: ListenerConfiguration
+    var logger: Logger
+    var phase: Phase = .awaitingConnect
+    var version: ProtocolVersion = .v3_1_1
+    var channelContext: ChannelHandlerContext?
+    var connection: ConnectionContext?
+    var session: Session?
+    var client: ClientInfo?
+    var will: Will?
+    var aliases = TopicAliasTable(inboundMaximum: 0, outboundMaximum: 0)
+    /// The largest packet the client accepts (v5 Maximum Packet Size).
+    var clientMaximumPacketSize = MQTTLimits.maximumPacketSize
+    var keepAlive: TimeAmount?
+    var lastRead = NIODeadline.now()
+    var keepAliveCheck: Scheduled<Void>?
+    /// Why the connection ended, once known; nil when the peer just went away.
+    var closeReason: DisconnectReason?
+    /// Set by a DISCONNECT that suppresses the will (reason 0x00).
+    var willSuppressed = false
+    var needsFlush = false
+
+    /// How long a new connection may take to send CONNECT.
+    static let connectTimeout = TimeAmount.seconds(20)
+
+    init(core: BrokerCore, listener: ListenerConfiguration, logger: Logger) {
+        self.core = core
+        self.listener = listener
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        channelContext = context
+        connection = ConnectionContext(handler: self, channel: context.channel)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
+        core.statistics.connectionsOpen.add(1, ordering: .relaxed)
+        armKeepAliveCheck(timeout: Self.connectTimeout)
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        lastRead = .now()
+        core.statistics.messagesReceived.add(1, ordering: .relaxed)
+        core.statistics.bytesReceived.add(frame.body.readableBytes + 2, ordering: .relaxed)
+        switch phase {
+        case .authenticating(var held):
+            held.append(frame)
+            phase = .authenticating(held: held)
+        case .closed:
+            return
+        case .awaitingConnect, .connected:
+            process(frame)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let protocolError = error as? MQTTProtocolError {
+            fail(protocolError)
+        } else if let decoderError = error as? ByteToMessageDecoderError, case .leftoverDataWhenDone = decoderError {
+            close()
+        } else {
+            logger.debug("connection error: \(error)")
+            close()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        keepAliveCheck?.cancel()
+        core.statistics.connectionsOpen.subtract(1, ordering: .relaxed)
+        let wasConnected: Bool
+        if case .connected = phase { wasConnected = true } else { wasConnected = false }
+        phase = .closed
+        if wasConnected { connectionEnded() }
+        context.fireChannelInactive()
+    }
+
+    /// Decodes one frame and acts on it.
+    func process(_ frame: MQTTFrame) {
+        let packet: MQTTPacket
+        do {
+            packet = try MQTTPacket.decode(frame, version: version)
+        } catch {
+            if case .awaitingConnect = phase, frame.firstByte >> 4 == PacketType.connect.rawValue {
+                rejectUndecodableConnect(frame, error: error)
+            } else {
+                fail(error)
+            }
+            return
+        }
+        switch phase {
+        case .awaitingConnect:
+            guard case .connect(let connect) = packet else {
+                fail(.protocolViolation("first packet was \(packet.type), not CONNECT"))
+                return
+            }
+            handleConnect(connect)
+        case .connected:
+            handleConnected(packet)
+        case .authenticating, .closed:
+            return
+        }
+    }
+
+    private func handleConnected(_ packet: MQTTPacket) {
+        switch packet {
+        case .publish(let publish): handlePublish(publish)
+        case .puback(let ack): handlePuback(ack)
+        case .pubrec(let ack): handlePubrec(ack)
+        case .pubrel(let ack): handlePubrel(ack)
+        case .pubcomp(let ack): handlePubcomp(ack)
+        case .subscribe(let subscribe): handleSubscribe(subscribe)
+        case .unsubscribe(let unsubscribe): handleUnsubscribe(unsubscribe)
+        case .pingreq: write(.pingresp)
+        case .disconnect(let disconnect): handleDisconnect(disconnect)
+        case .connect: fail(.protocolViolation("second CONNECT on one connection"))
+        case .auth: fail(MQTTProtocolError(.badAuthenticationMethod, "AUTH without an authentication method"))
+        case .connack, .suback, .unsuback, .pingresp:
+            fail(.protocolViolation("\(packet.type) may only be sent by a server"))
+        }
+    }
+
+    // MARK: Writing
+
+    /// Encodes and writes a packet without flushing; the read cycle or batch flushes once.
+    func write(_ packet: MQTTPacket) {
+        guard let context = channelContext else { return }
+        var buffer = context.channel.allocator.buffer(capacity: 0)
+        packet.encode(into: &buffer, version: version)
+        core.statistics.messagesSent.add(1, ordering: .relaxed)
+        core.statistics.bytesSent.add(buffer.readableBytes, ordering: .relaxed)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+        needsFlush = true
+    }
+
+    func flushIfNeeded() {
+        guard needsFlush, let context = channelContext else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    /// Closes after flushing what was written.
+    func close() {
+        guard let context = channelContext else { return }
+        flushIfNeeded()
+        context.close(promise: nil)
+    }
+
+    /// Ends the connection over a protocol violation: v5 clients get a DISCONNECT with the
+    /// reason code, 3.1.1 clients are just disconnected (MQTT 3.1.1 §4.8).
+    func fail(_ error: MQTTProtocolError) {
+        if case .closed = phase { return }
+        logger.notice("closing \(client?.clientIdentifier ?? "unidentified client"): \(error)")
+        closeReason = .protocolError(error)
+        if case .connected = phase, version == .v5 {
+            write(.disconnect(DisconnectPacket(reasonCode: error.reasonCode)))
+        }
+        close()
+    }
+
+    /// Keep-alive: the connection must read something within 1.5 times the keep-alive
+    /// (MQTT 5 §3.1.2.10); before CONNECT the connect timeout applies instead.
+    func armKeepAliveCheck(timeout: TimeAmount) {
+        keepAliveCheck?.cancel()
+        guard let context = channelContext else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        keepAliveCheck = context.eventLoop.scheduleTask(deadline: lastRead + timeout) {
+            loopBound.value.checkKeepAlive(timeout: timeout)
+        }
+    }
+
+    private func checkKeepAlive(timeout: TimeAmount) {
+        if case .closed = phase { return }
+        if NIODeadline.now() - lastRead >= timeout {
+            logger.info("closing \(client?.clientIdentifier ?? "unidentified client"): no packet within \(timeout.nanoseconds / 1_000_000) ms")
+            closeReason = .keepAliveTimeout
+            if case .connected = phase, version == .v5 {
+                write(.disconnect(DisconnectPacket(reasonCode: .keepAliveTimeout)))
+            }
+            close()
+        } else {
+            armKeepAliveCheck(timeout: timeout)
+        }
+    }
+}
+
+extension ConnectionHandler {
+    /// The broker is stopping: v5 clients are told with DISCONNECT 0x8B.
+    func serverShuttingDown() {
+        guard case .connected = phase else { return }
+        closeReason = .serverShuttingDown
+        if version == .v5 { write(.disconnect(DisconnectPacket(reasonCode: .serverShuttingDown))) }
+        close()
+    }
+}

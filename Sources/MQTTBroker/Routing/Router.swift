@@ -1,0 +1,109 @@
+import MQTTCore
+import Synchronization
+
+/// Every subscription in the broker, and the matching of a topic against them.
+///
+/// Owned by `Broker`. The trie is a value type behind a mutex; `route` holds the lock only to
+/// walk the trie and pick shared-subscription members, and returns plain values: the caller
+/// talks to sessions after the lock is gone.
+final class Router: Sendable {
+    private struct State: Sendable {
+        var trie = SubscriptionTrie<SubscriberKey, SubscriptionEntry>()
+        /// Round-robin position per shared subscription (`group` + NUL + filter).
+        var shareCursors: [String: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Adds or replaces a subscription; returns whether it is new (Retain Handling 1 needs that).
+    @discardableResult
+    func subscribe(_ target: SubscriptionTarget, filter fullFilter: String, options: SubscriptionOptions, subscriptionIdentifier: Int?) -> Bool {
+        let shared = SharedSubscription(fullFilter)
+        let filter = shared?.topicFilter ?? fullFilter
+        let entry = SubscriptionEntry(
+            target: target, options: options, subscriptionIdentifier: subscriptionIdentifier,
+            shareGroup: shared?.group, filter: filter)
+        let key = SubscriberKey(subscriber: target.identity, shareGroup: shared?.group)
+        return state.withLock { $0.trie.insert(entry, for: key, filter: filter) } == nil
+    }
+
+    /// Removes a subscription; returns whether it existed.
+    @discardableResult
+    func unsubscribe(_ subscriber: ObjectIdentifier, filter fullFilter: String) -> Bool {
+        let shared = SharedSubscription(fullFilter)
+        let key = SubscriberKey(subscriber: subscriber, shareGroup: shared?.group)
+        return state.withLock { $0.trie.remove(key: key, filter: shared?.topicFilter ?? fullFilter) } != nil
+    }
+
+    func unsubscribeAll(_ subscriber: ObjectIdentifier, filters: some Sequence<String>) {
+        let keys = filters.map { fullFilter -> (SubscriberKey, String) in
+            let shared = SharedSubscription(fullFilter)
+            return (SubscriberKey(subscriber: subscriber, shareGroup: shared?.group), shared?.topicFilter ?? fullFilter)
+        }
+        state.withLock { state in
+            for (key, filter) in keys { state.trie.remove(key: key, filter: filter) }
+        }
+    }
+
+    var subscriptionCount: Int { state.withLock { $0.trie.count } }
+
+    /// One target of a routed message with the merged view of its matching subscriptions.
+    struct Match {
+        var target: SubscriptionTarget
+        var delivery: Delivery
+    }
+
+    /// The targets `message` goes to: one per subscriber, with QoS, retain flag and
+    /// subscription identifiers merged over its matching subscriptions (MQTT 5 §3.3.4), plus one
+    /// member per matching shared subscription.
+    func route(_ message: ApplicationMessage) -> [Match] {
+        var plain: [ObjectIdentifier: Match] = [:]
+        var sharedGroups: [String: [SubscriptionEntry]] = [:]
+        var chosenShared: [SubscriptionEntry] = []
+        state.withLock { state in
+            state.trie.forEachMatch(topic: message.topic) { _, entry in
+                if let group = entry.shareGroup {
+                    sharedGroups[group + "\u{0}" + entry.filter, default: []].append(entry)
+                } else {
+                    Self.merge(entry, message: message, into: &plain)
+                }
+            }
+            for (groupKey, members) in sharedGroups {
+                let cursor = state.shareCursors[groupKey, default: 0]
+                state.shareCursors[groupKey] = cursor &+ 1
+                let ordered = members.sorted { $0.target.identity < $1.target.identity }
+                chosenShared.append(ordered[cursor % ordered.count])
+            }
+        }
+        var matches = Array(plain.values)
+        for entry in chosenShared {
+            let qos = min(message.qos, entry.options.qos)
+            let ids = entry.subscriptionIdentifier.map { [$0] } ?? []
+            matches.append(Match(target: entry.target, delivery: Delivery(
+                message: message, qos: qos, retain: entry.options.retainAsPublished && message.retain,
+                subscriptionIdentifiers: ids)))
+        }
+        return matches
+    }
+
+    private static func merge(_ entry: SubscriptionEntry, message: ApplicationMessage, into plain: inout [ObjectIdentifier: Match]) {
+        if entry.options.noLocal, case .session(let session) = entry.target,
+            session.clientIdentifier == message.publisherClientIdentifier
+        {
+            return
+        }
+        let qos = min(message.qos, entry.options.qos)
+        let retain = entry.options.retainAsPublished && message.retain
+        let identity = entry.target.identity
+        if var existing = plain[identity] {
+            existing.delivery.qos = max(existing.delivery.qos, qos)
+            existing.delivery.retain = existing.delivery.retain || retain
+            if let id = entry.subscriptionIdentifier { existing.delivery.subscriptionIdentifiers.append(id) }
+            plain[identity] = existing
+        } else {
+            plain[identity] = Match(target: entry.target, delivery: Delivery(
+                message: message, qos: qos, retain: retain,
+                subscriptionIdentifiers: entry.subscriptionIdentifier.map { [$0] } ?? []))
+        }
+    }
+}

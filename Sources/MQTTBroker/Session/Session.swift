@@ -1,0 +1,39 @@
+import MQTTCore
+import NIOCore
+import Synchronization
+
+/// A client session, which outlives connections when the client asks for it.
+///
+/// Owned by the `SessionRegistry`; referenced by the router's subscription entries and by the
+/// connection currently attached. Its state is touched from the attached connection's event loop
+/// and from publishers' event loops, so it sits behind a mutex; critical sections only run
+/// `SessionState` transitions and never write, call hooks or complete promises.
+final class Session: Sendable {
+    struct Guarded: Sendable {
+        var protocolState: SessionState
+        /// The connection the session is attached to, if any.
+        var connection: ConnectionContext?
+        /// Publishes the will after its delay; cancelled if the client comes back in time.
+        var pendingWill: Scheduled<Void>?
+        /// What `pendingWill` will do, kept so that a session ending early can publish it at once.
+        var pendingWillPublisher: (@Sendable () -> Void)?
+        /// Ends a detached session after its expiry interval.
+        var expiry: Scheduled<Void>?
+        /// Counts attachments, so that a timer armed for one detachment ignores later ones.
+        var generation: UInt64 = 0
+        /// Set once the registry has dropped the session; late deliveries are then discarded.
+        var ended = false
+    }
+
+    let clientIdentifier: String
+    let guarded: Mutex<Guarded>
+
+    init(clientIdentifier: String, state: SessionState) {
+        self.clientIdentifier = clientIdentifier
+        self.guarded = Mutex(Guarded(protocolState: state))
+    }
+
+    func withState<Result>(_ body: (inout SessionState) -> Result) -> Result {
+        guarded.withLock { body(&$0.protocolState) }
+    }
+}

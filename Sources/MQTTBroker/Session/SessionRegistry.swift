@@ -1,0 +1,42 @@
+import Synchronization
+
+/// Client identifier to session, for takeover and resumption.
+///
+/// Owned by `Broker`. A dictionary behind a mutex; callers get the session out and work on it
+/// after the lock is released.
+final class SessionRegistry: Sendable {
+    private let sessions = Mutex<[String: Session]>([:])
+
+    /// Returns the session to attach for a CONNECT: the existing one when resuming, otherwise
+    /// a new one from `make`, which then replaces any existing one (returned as `replaced`).
+    func checkOut(
+        clientIdentifier: String, cleanStart: Bool, make: () -> Session
+    ) -> (session: Session, resumed: Bool, replaced: Session?) {
+        sessions.withLock { sessions in
+            if !cleanStart, let existing = sessions[clientIdentifier] {
+                return (existing, true, nil)
+            }
+            let session = make()
+            let replaced = sessions.updateValue(session, forKey: clientIdentifier)
+            return (session, false, replaced)
+        }
+    }
+
+    /// Removes `session` if it is still the one registered under its identifier.
+    @discardableResult
+    func remove(_ session: Session) -> Bool {
+        sessions.withLock { sessions in
+            guard sessions[session.clientIdentifier] === session else { return false }
+            sessions[session.clientIdentifier] = nil
+            return true
+        }
+    }
+
+    func session(for clientIdentifier: String) -> Session? {
+        sessions.withLock { $0[clientIdentifier] }
+    }
+
+    var count: Int { sessions.withLock { $0.count } }
+
+    var all: [Session] { sessions.withLock { Array($0.values) } }
+}

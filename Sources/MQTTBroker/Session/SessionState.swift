@@ -1,0 +1,164 @@
+import MQTTCore
+import NIOCore
+
+/// The protocol state of one client session: subscriptions, outgoing QoS 1/2 flows, the queue
+/// behind them and incoming QoS 2 identifiers.
+///
+/// A plain value with no I/O: every transition returns the packets to write, so the rules can
+/// be tested without a socket. It lives inside `Session`'s mutex; the caller writes the
+/// returned actions after releasing it.
+struct SessionState: Sendable {
+    struct Limits: Sendable {
+        /// The most QoS 1/2 messages awaiting acknowledgement: min(client's Receive Maximum,
+        /// `max_inflight_messages`).
+        var inflightWindow: Int
+        /// `max_queued_messages`; 0 means unbounded.
+        var maximumQueued: Int
+        var queueQoS0WhileOffline: Bool
+    }
+
+    let clientIdentifier: String
+    var limits: Limits
+    /// Filters as subscribed (shared ones with their `$share/group/` prefix).
+    var subscriptions: [String: SessionSubscription] = [:]
+    /// Seconds the session outlives its connection; `UInt32.max` means forever.
+    var expiryInterval: UInt32
+    var isConnected = false
+
+    private(set) var inflight: [UInt16: InflightMessage] = [:]
+    private(set) var queue = CircularBuffer<Delivery>()
+    private var nextPacketIdentifier: UInt16 = 1
+    private var nextSequence: UInt64 = 0
+    /// Identifiers of incoming QoS 2 messages routed but not yet released by PUBREL.
+    private(set) var incomingQoS2: Set<UInt16> = []
+
+    init(clientIdentifier: String, limits: Limits, expiryInterval: UInt32) {
+        self.clientIdentifier = clientIdentifier
+        self.limits = limits
+        self.expiryInterval = expiryInterval
+    }
+
+    enum DeliveryOutcome: Sendable {
+        case send(OutboundAction)
+        case queued
+        case dropped(DropReason)
+    }
+
+    /// Decides what happens to a message routed to this session.
+    mutating func deliver(_ delivery: Delivery, now: NIODeadline) -> DeliveryOutcome {
+        if delivery.message.isExpired(at: now) { return .dropped(.expired) }
+        if isConnected {
+            if delivery.qos == .atMostOnce { return .send(.publish(delivery, packetIdentifier: nil, duplicate: false)) }
+            if inflight.count < limits.inflightWindow && queue.isEmpty {
+                return .send(startFlight(delivery))
+            }
+        } else if delivery.qos == .atMostOnce && !limits.queueQoS0WhileOffline {
+            return .dropped(.offlineQoS0)
+        }
+        guard limits.maximumQueued == 0 || queue.count < limits.maximumQueued else { return .dropped(.queueFull) }
+        queue.append(delivery)
+        return .queued
+    }
+
+    private mutating func startFlight(_ delivery: Delivery) -> OutboundAction {
+        let identifier = allocatePacketIdentifier()
+        inflight[identifier] = InflightMessage(
+            delivery: delivery, phase: delivery.qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec,
+            sequence: nextSequence)
+        nextSequence += 1
+        return .publish(delivery, packetIdentifier: identifier, duplicate: false)
+    }
+
+    private mutating func allocatePacketIdentifier() -> UInt16 {
+        while inflight[nextPacketIdentifier] != nil {
+            nextPacketIdentifier = nextPacketIdentifier == .max ? 1 : nextPacketIdentifier + 1
+        }
+        let identifier = nextPacketIdentifier
+        nextPacketIdentifier = nextPacketIdentifier == .max ? 1 : nextPacketIdentifier + 1
+        return identifier
+    }
+
+    /// Moves queued messages into flight while the window has room.
+    mutating func fillWindow(now: NIODeadline, dropped: inout [Delivery]) -> [OutboundAction] {
+        guard isConnected else { return [] }
+        var actions: [OutboundAction] = []
+        while inflight.count < limits.inflightWindow, let next = queue.popFirst() {
+            if next.message.isExpired(at: now) {
+                dropped.append(next)
+            } else if next.qos == .atMostOnce {
+                actions.append(.publish(next, packetIdentifier: nil, duplicate: false))
+            } else {
+                actions.append(startFlight(next))
+            }
+        }
+        return actions
+    }
+
+    enum AcknowledgementResult: Equatable {
+        case completed
+        case unknownIdentifier
+    }
+
+    /// A PUBACK arrived for a QoS 1 message.
+    mutating func acknowledgePuback(_ identifier: UInt16) -> AcknowledgementResult {
+        guard inflight[identifier]?.phase == .awaitingPuback else { return .unknownIdentifier }
+        inflight[identifier] = nil
+        return .completed
+    }
+
+    /// A PUBREC arrived; a failure reason ends the flow (MQTT 5 §4.3.3), otherwise PUBREL follows.
+    mutating func acknowledgePubrec(_ identifier: UInt16, reasonCode: ReasonCode) -> AcknowledgementResult {
+        guard let message = inflight[identifier], message.phase != .awaitingPuback else { return .unknownIdentifier }
+        if reasonCode.isFailure {
+            inflight[identifier] = nil
+        } else {
+            inflight[identifier]?.phase = .awaitingPubcomp
+        }
+        return .completed
+    }
+
+    /// A PUBCOMP arrived, ending a QoS 2 flow.
+    mutating func acknowledgePubcomp(_ identifier: UInt16) -> AcknowledgementResult {
+        guard inflight[identifier]?.phase == .awaitingPubcomp else { return .unknownIdentifier }
+        inflight[identifier] = nil
+        return .completed
+    }
+
+    /// Records an incoming QoS 2 PUBLISH; false when it is a resend that was already routed.
+    mutating func receiveQoS2(_ identifier: UInt16) -> Bool {
+        incomingQoS2.insert(identifier).inserted
+    }
+
+    /// Releases an incoming QoS 2 identifier on PUBREL; false if it was not held.
+    mutating func releaseQoS2(_ identifier: UInt16) -> Bool {
+        incomingQoS2.remove(identifier) != nil
+    }
+
+    /// The packets a resumed session resends, in their original order (MQTT 5 §4.4): PUBLISH
+    /// with DUP for unacknowledged messages, PUBREL where PUBREC had arrived; then queued ones.
+    mutating func resume(now: NIODeadline, dropped: inout [Delivery]) -> [OutboundAction] {
+        var actions: [OutboundAction] = []
+        for (identifier, message) in inflight.sorted(by: { $0.value.sequence < $1.value.sequence }) {
+            switch message.phase {
+            case .awaitingPuback, .awaitingPubrec:
+                if message.delivery.message.isExpired(at: now) {
+                    inflight[identifier] = nil
+                    dropped.append(message.delivery)
+                } else {
+                    actions.append(.publish(message.delivery, packetIdentifier: identifier, duplicate: true))
+                }
+            case .awaitingPubcomp:
+                actions.append(.pubrel(packetIdentifier: identifier))
+            }
+        }
+        return actions + fillWindow(now: now, dropped: &dropped)
+    }
+
+    /// Forgets an in-flight message that could never be sent (e.g. too large for the client).
+    mutating func abandon(_ identifier: UInt16) {
+        inflight[identifier] = nil
+    }
+
+    var queuedCount: Int { queue.count }
+    var inflightCount: Int { inflight.count }
+}

@@ -1,0 +1,101 @@
+import MQTTBroker
+import Testing
+
+@Suite("Broker configuration defaults and key table")
+struct BrokerConfigurationDefaultsTests {
+    typealias Support = ConfigurationTestSupport
+
+    @Test("Defaults without a configuration file match Mosquitto's")
+    func defaultsWithoutConfigurationFile() {
+        let configuration = BrokerConfiguration()
+        #expect(configuration.listeners == [ListenerConfiguration(port: 1883, host: nil, isDefaultListener: true)])
+        #expect(configuration.listeners.first?.protocolName == .mqtt)
+        #expect(configuration.listeners.first?.maxConnections == nil)
+        #expect(configuration.listeners.first?.maxTopicAlias == 10)
+        #expect(configuration.allowAnonymous == true)
+        #expect(configuration.maxConnections == nil)
+        #expect(configuration.maxKeepalive == 65535)
+        #expect(configuration.maxPacketSize == nil)
+        #expect(configuration.messageSizeLimit == nil)
+        #expect(configuration.maxInflightMessages == 20)
+        #expect(configuration.maxQueuedMessages == 1000)
+        #expect(configuration.maxQueuedBytes == nil)
+        #expect(configuration.queueQoS0Messages == false)
+        #expect(configuration.retainAvailable == true)
+        #expect(configuration.sysInterval == 10)
+        #expect(configuration.persistentClientExpiration == nil)
+        #expect(configuration.maxTopicAlias == 10)
+        #expect(configuration.logTypes == [.error, .warning, .notice, .information])
+        #expect(configuration.logDestinations == [.stderr])
+        #expect(configuration.persistence == false)
+        #expect(configuration.user == nil)
+        #expect(configuration.passwordFile == nil)
+        #expect(configuration.aclFile == nil)
+    }
+
+    @Test("A configuration file disallows anonymous clients unless it allows them")
+    func configurationFileDefaultsToNoAnonymousClients() throws {
+        #expect(BrokerConfiguration.fileDefaults.allowAnonymous == false)
+        #expect(try Support.configuration("max_keepalive 10").allowAnonymous == false)
+        #expect(try Support.configuration("allow_anonymous true").allowAnonymous == true)
+
+        var expected = BrokerConfiguration()
+        expected.allowAnonymous = false
+        #expect(BrokerConfiguration.fileDefaults == expected)
+    }
+
+    @Test(
+        "Writing a key's documented default changes nothing",
+        arguments: BrokerConfiguration.supportedKeys.filter(\.defaultIsLiteral).map(\.name)
+    )
+    func documentedDefaultRoundTrips(name: String) throws {
+        let key = try #require(BrokerConfiguration.supportedKeys.first { $0.name == name })
+        #expect(try Support.parsesToFileDefaults("\(key.name) \(key.defaultValue)"))
+    }
+
+    @Test("Every key appears exactly once in the key table")
+    func keyNamesAreUnique() {
+        let names = BrokerConfiguration.supportedKeys.map(\.name)
+        #expect(Set(names).count == names.count)
+    }
+
+    @Test("No key is both supported and listed as unsupported")
+    func supportedAndUnsupportedKeysAreDisjoint() {
+        for key in BrokerConfiguration.supportedKeys {
+            #expect(!BrokerConfiguration.isUnsupportedMosquittoKey(key.name), "\(key.name)")
+        }
+    }
+
+    @Test("Every key has documentation and a default")
+    func everyKeyIsDocumented() {
+        for key in BrokerConfiguration.supportedKeys {
+            #expect(!key.summary.isEmpty, "\(key.name)")
+            #expect(!key.defaultValue.isEmpty, "\(key.name)")
+            #expect(!key.summary.contains("\n"), "\(key.name)")
+        }
+    }
+
+    @Test("The key table covers the settings the broker reads")
+    func keyTableCoversSettings() {
+        let names = Set(BrokerConfiguration.supportedKeys.map(\.name))
+        let expected: Set<String> = [
+            "listener", "protocol", "max_connections", "max_topic_alias", "port", "bind_address",
+            "allow_anonymous", "password_file", "acl_file", "max_keepalive", "max_packet_size",
+            "message_size_limit", "max_inflight_messages", "max_queued_messages", "max_queued_bytes",
+            "queue_qos0_messages", "retain_available", "persistent_client_expiration", "sys_interval",
+            "log_type", "log_dest", "persistence", "user",
+        ]
+        #expect(expected.isSubset(of: names))
+    }
+
+    @Test("The Markdown table has a row per key")
+    func markdownTableHasRowPerKey() {
+        let table = ConfigurationKey.markdownTable(BrokerConfiguration.supportedKeys)
+        let lines = table.split(separator: "\n")
+        #expect(lines.first == "| Key | Scope | Default | Description |")
+        #expect(lines.count == BrokerConfiguration.supportedKeys.count + 2)
+        #expect(table.contains("| `max_inflight_messages` | global | `20` |"))
+        #expect(table.contains("| `max_connections` | listener | `-1` |"))
+        #expect(table.contains("| `pid_file` | global | (none) | Ignored (warning)."))
+    }
+}

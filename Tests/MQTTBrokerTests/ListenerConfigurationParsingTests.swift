@@ -1,0 +1,211 @@
+import MQTTBroker
+import Testing
+
+@Suite("Listener configuration")
+struct ListenerConfigurationParsingTests {
+    typealias Support = ConfigurationTestSupport
+
+    @Test("Without listener lines the broker listens on 0.0.0.0:1883")
+    func noListenerLinesMeansDefaultListener() throws {
+        let configuration = try Support.configuration("max_keepalive 60")
+        #expect(configuration.listeners == [
+            ListenerConfiguration(port: 1883, host: nil, isDefaultListener: true),
+        ])
+    }
+
+    @Test("Listener lines replace the default listener")
+    func listenerLinesReplaceTheDefaultListener() throws {
+        let configuration = try Support.configuration("""
+            listener 1884
+            listener 1885 127.0.0.1
+            listener 1886 ::1
+            """)
+        #expect(configuration.listeners == [
+            ListenerConfiguration(port: 1884),
+            ListenerConfiguration(port: 1885, host: "127.0.0.1"),
+            ListenerConfiguration(port: 1886, host: "::1"),
+        ])
+    }
+
+    @Test("Listener-scoped keys apply to the block they appear in")
+    func listenerScopedKeysApplyToTheirBlock() throws {
+        let configuration = try Support.configuration("""
+            listener 1883
+            max_connections 10
+            max_topic_alias 0
+            listener 1884
+            max_connections 20
+            listener 1885
+            """)
+        #expect(configuration.listeners.map(\.maxConnections) == [10, 20, nil])
+        #expect(configuration.listeners.map(\.maxTopicAlias) == [0, 10, 10])
+        #expect(configuration.maxConnections == nil)
+        #expect(configuration.maxTopicAlias == 10)
+    }
+
+    @Test("Listener-scoped keys before any listener line become every listener's default")
+    func listenerScopedKeysBeforeListenersAreInherited() throws {
+        let configuration = try Support.configuration("""
+            max_connections 100
+            max_topic_alias 3
+            listener 1883
+            listener 1884
+            max_connections -1
+            max_topic_alias 7
+            """)
+        #expect(configuration.maxConnections == 100)
+        #expect(configuration.maxTopicAlias == 3)
+        #expect(configuration.listeners.map(\.maxConnections) == [100, nil])
+        #expect(configuration.listeners.map(\.maxTopicAlias) == [3, 7])
+    }
+
+    @Test("Global keys inside a listener block still apply globally")
+    func globalKeysInsideListenerBlockApplyGlobally() throws {
+        let configuration = try Support.configuration("""
+            listener 1883
+            allow_anonymous true
+            max_keepalive 30
+            """)
+        #expect(configuration.allowAnonymous)
+        #expect(configuration.maxKeepalive == 30)
+    }
+
+    @Test("The legacy port and bind_address keys configure the default listener")
+    func legacyKeysConfigureTheDefaultListener() throws {
+        let configuration = try Support.configuration("""
+            port 1884
+            bind_address 127.0.0.1
+            max_connections 5
+            """)
+        #expect(configuration.listeners == [
+            ListenerConfiguration(port: 1884, host: "127.0.0.1", maxConnections: 5, isDefaultListener: true),
+        ])
+    }
+
+    @Test("bind_address alone keeps port 1883")
+    func bindAddressAloneKeepsDefaultPort() throws {
+        let configuration = try Support.configuration("bind_address 10.0.0.1")
+        #expect(configuration.listeners == [
+            ListenerConfiguration(port: 1883, host: "10.0.0.1", isDefaultListener: true),
+        ])
+    }
+
+    @Test("The legacy default listener is kept next to listener blocks, as in Mosquitto")
+    func legacyDefaultListenerCoexistsWithListenerBlocks() throws {
+        let configuration = try Support.configuration("""
+            port 1884
+            listener 8883
+            """)
+        #expect(configuration.listeners == [
+            ListenerConfiguration(port: 8883),
+            ListenerConfiguration(port: 1884, isDefaultListener: true),
+        ])
+    }
+
+    @Test("Repeating port warns and uses the last value")
+    func repeatedPortWarnsAndLastWins() throws {
+        let (configuration, warnings) = try Support.parse("port 1884\nport 1885")
+        #expect(configuration.listeners.map(\.port) == [1885])
+        #expect(warnings.map(\.line) == [2])
+    }
+
+    @Test("protocol mqtt is accepted")
+    func protocolMqttIsAccepted() throws {
+        let configuration = try Support.configuration("protocol mqtt\nlistener 1884\nprotocol mqtt")
+        #expect(configuration.listeners.map(\.protocolName) == [.mqtt])
+    }
+
+    @Test("protocol websockets is reported as not supported yet")
+    func protocolWebsocketsIsUnsupported() {
+        let error = Support.error("listener 8080\nprotocol websockets")
+        #expect(error?.kind == .unsupportedValue)
+        #expect(error?.line == 2)
+        #expect(error?.key == "protocol")
+        #expect(error?.description == "test.conf:2: key 'protocol': 'websockets' is not supported by Parley yet (WebSocket listeners)")
+    }
+
+    @Test(
+        "A port used twice on overlapping addresses is an error",
+        arguments: [
+            ("listener 1883\nlistener 1883", 2, "listener"),
+            ("listener 1883 127.0.0.1\nlistener 1883 127.0.0.1", 2, "listener"),
+            ("listener 1883\nlistener 1883 127.0.0.1", 2, "listener"),
+            ("listener 1883 127.0.0.1\nlistener 1883 0.0.0.0", 2, "listener"),
+            ("listener 1883\nmax_keepalive 5\nlistener 1884\nlistener 1883 ::", 4, "listener"),
+            ("port 1883\nlistener 1883", 1, "port"),
+            ("listener 1884 10.0.0.1\nbind_address 10.0.0.1\nport 1884", 2, "bind_address"),
+        ]
+    )
+    func duplicateListenerPortIsAnError(text: String, line: Int, key: String) {
+        let error = Support.error(text)
+        #expect(error?.kind == .invalidValue)
+        #expect(error?.line == line)
+        #expect(error?.key == key)
+        #expect(error?.message.contains("already used") == true)
+    }
+
+    @Test("The duplicate listener error names both lines")
+    func duplicateListenerErrorNamesBothLines() {
+        let error = Support.error("listener 1883\n\nlistener 1883")
+        #expect(error?.description == "test.conf:3: key 'listener': port 1883 is already used by the listener on line 1")
+    }
+
+    @Test("The same port on different specific addresses is allowed")
+    func samePortOnDistinctAddressesIsAllowed() throws {
+        let configuration = try Support.configuration("listener 1883 127.0.0.1\nlistener 1883 ::1")
+        #expect(configuration.listeners.count == 2)
+    }
+
+    @Test(
+        "Malformed listener lines are rejected",
+        arguments: [
+            ("listener", ConfigurationError.Kind.missingValue),
+            ("listener abc", .invalidValue),
+            ("listener 0", .invalidValue),
+            ("listener 65536", .invalidValue),
+            ("listener -1", .invalidValue),
+            ("listener 1883 127.0.0.1 extra", .invalidValue),
+            ("listener 0 /run/parley.sock", .unsupportedValue),
+        ]
+    )
+    func malformedListenerLinesAreRejected(text: String, kind: ConfigurationError.Kind) {
+        let error = Support.error(text)
+        #expect(error?.kind == kind)
+        #expect(error?.key == "listener")
+        #expect(error?.line == 1)
+    }
+
+    @Test("A comment after the listener address is ignored")
+    func commentAfterListenerAddressIsIgnored() throws {
+        let configuration = try Support.configuration("listener 1883 127.0.0.1 # loopback only")
+        #expect(configuration.listeners == [ListenerConfiguration(port: 1883, host: "127.0.0.1")])
+    }
+
+    @Test("overridePort replaces the implicit default listener")
+    func overridePortReplacesImplicitDefaultListener() {
+        var configuration = BrokerConfiguration()
+        configuration.overridePort(1884, host: nil)
+        #expect(configuration.listeners == [ListenerConfiguration(port: 1884, isDefaultListener: true)])
+    }
+
+    @Test("overridePort replaces the legacy default listener but keeps listener blocks")
+    func overridePortKeepsExplicitListeners() throws {
+        var configuration = try Support.configuration("""
+            max_connections 50
+            port 1884
+            listener 8883
+            """)
+        configuration.overridePort(2000, host: "127.0.0.1")
+        #expect(configuration.listeners == [
+            ListenerConfiguration(port: 2000, host: "127.0.0.1", maxConnections: 50, isDefaultListener: true),
+            ListenerConfiguration(port: 8883, maxConnections: 50),
+        ])
+    }
+
+    @Test("overridePort adds a listener when the file only has listener blocks")
+    func overridePortAddsListenerNextToBlocks() throws {
+        var configuration = try Support.configuration("listener 8883")
+        configuration.overridePort(1883, host: nil)
+        #expect(configuration.listeners.map(\.port) == [1883, 8883])
+    }
+}
