@@ -3,7 +3,7 @@
 import pytest
 
 import mqtt_packets as mp
-from helpers import BOTH_PROTOCOLS, V5, sync, unique
+from helpers import BOTH_PROTOCOLS, ConnectionClosed, V311, V5, deviation, sync, unique
 
 
 @BOTH_PROTOCOLS
@@ -48,27 +48,93 @@ def test_qos2_publish_full_handshake(raw, proto):
     assert mp.ack_pid(comp) == 77 and comp.flags == 0
 
 
+def _persistent_raw(raw, proto, cid):
+    r = raw(proto)
+    props = [(mp.SESSION_EXPIRY_INTERVAL, 300)] if proto == V5 else None
+    ack = r.connect(client_id=cid, clean=False, props=props)
+    return r, ack
+
+
 @BOTH_PROTOCOLS
-def test_qos2_exactly_once_when_publisher_resends_with_dup(raw, connected, proto):
-    """[MQTT-4.3.3-2] method B: a resent QoS 2 PUBLISH before PUBREL is not re-delivered."""
+def test_qos2_exactly_once_when_publish_resent_with_dup_after_reconnect(raw, connected, proto):
+    """[MQTT-4.3.3-2] + [MQTT-4.4.0-1]: the PUBREC was "lost", the publisher
+    reconnects and resends the PUBLISH with DUP=1 and the same packet id.
+    The broker answers PUBREC again and must not deliver a second copy."""
     topic = unique("exactly-once")
+    sub = connected(proto, sync=True)
+    sub.subscribe(topic, 2)
+    cid = unique("qos2pub")
+    r, _ = _persistent_raw(raw, proto, cid)
+    r.send(mp.publish(topic, b"once", qos=2, pid=9, proto=proto))
+    assert mp.ack_pid(r.expect(mp.PUBREC)) == 9
+    r.close()  # pretend that PUBREC never arrived
+
+    r2, ack = _persistent_raw(raw, proto, cid)
+    assert ack.session_present
+    r2.send(mp.publish(topic, b"once", qos=2, pid=9, dup=True, proto=proto))
+    assert mp.ack_pid(r2.expect(mp.PUBREC)) == 9
+    r2.send(mp.pubrel(9, proto))
+    assert mp.ack_pid(r2.expect(mp.PUBCOMP)) == 9
+    sync(sub)
+    assert [(m.payload, m.qos) for m in sub.messages.snapshot()] == [(b"once", 2)]
+
+
+@BOTH_PROTOCOLS
+def test_qos2_pubrel_resent_after_reconnect_completes_without_redelivery(raw, connected, proto):
+    """The PUBCOMP was "lost": after reconnecting, the resent PUBREL is
+    answered with PUBCOMP (v5: reason 0x00, or 0x92 Packet Identifier not
+    found) and nothing is delivered twice."""
+    topic = unique("pubrel-resend")
+    sub = connected(proto, sync=True)
+    sub.subscribe(topic, 2)
+    cid = unique("qos2rel")
+    r, _ = _persistent_raw(raw, proto, cid)
+    r.send(mp.publish(topic, b"one", qos=2, pid=21, proto=proto))
+    r.expect(mp.PUBREC)
+    r.send(mp.pubrel(21, proto))
+    r.expect(mp.PUBCOMP)
+    r.close()
+
+    r2, _ = _persistent_raw(raw, proto, cid)
+    r2.send(mp.pubrel(21, proto))
+    comp = r2.expect(mp.PUBCOMP)
+    assert mp.ack_pid(comp) == 21
+    if proto == V5:
+        assert mp.ack_reason(comp) in (0x00, 0x92)
+    sync(sub)
+    assert [m.payload for m in sub.messages.snapshot()] == [b"one"]
+
+
+@pytest.mark.parametrize("resends", [1, 2])
+def test_v311_qos2_publish_resent_on_same_connection_not_redelivered(
+        broker, raw, connected, resends):
+    """[MQTT-4.3.3-2] "Until it has received the corresponding PUBREL packet,
+    the Receiver MUST acknowledge any subsequent PUBLISH packet with the same
+    Packet Identifier by sending a PUBREC" - 3.1.1 permits in-connection
+    retransmission (MQTT 5 forbids it, see [MQTT-4.4.0-1] there)."""
+    proto = V311
+    topic = unique("exactly-once-same")
     sub = connected(proto, sync=True)
     sub.subscribe(topic, 2)
     r = raw(proto)
     r.connect()
     r.send(mp.publish(topic, b"once", qos=2, pid=9, proto=proto))
     assert mp.ack_pid(r.expect(mp.PUBREC)) == 9
-    for _ in range(2):  # lost PUBREC, as far as the publisher knows: resend
+    for i in range(resends):
         r.send(mp.publish(topic, b"once", qos=2, pid=9, dup=True, proto=proto))
-        assert mp.ack_pid(r.expect(mp.PUBREC)) == 9
-    r.send(mp.pubrel(9, proto))
-    assert mp.ack_pid(r.expect(mp.PUBCOMP)) == 9
-    # Resending PUBREL (lost PUBCOMP) is answered again and delivers nothing.
+        try:
+            pkt = r.read_packet()
+        except ConnectionClosed:
+            if i >= 1:
+                deviation(broker, "[MQTT-4.3.3-2]",
+                          f"connection closed ('protocol error') on DUP resend #{i + 1} "
+                          f"of an unreleased QoS 2 PUBLISH")
+            raise
+        assert pkt.type == mp.PUBREC and mp.ack_pid(pkt) == 9, pkt
     r.send(mp.pubrel(9, proto))
     assert mp.ack_pid(r.expect(mp.PUBCOMP)) == 9
     sync(sub)
-    got = sub.messages.snapshot()
-    assert [(m.payload, m.qos) for m in got] == [(b"once", 2)]
+    assert [(m.payload, m.qos) for m in sub.messages.snapshot()] == [(b"once", 2)]
 
 
 @BOTH_PROTOCOLS

@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// The `parley` command: `parley serve` runs the broker; plain `parley` means `parley serve`.
+@main
+struct Parley: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parley",
+        abstract: "An MQTT 3.1, 3.1.1 and 5.0 broker.",
+        discussion: """
+            Reads Mosquitto's configuration syntax, so an existing mosquitto.conf that uses the \
+            supported keys runs unchanged. See config/parley.conf for every key and its default.
+            """,
+        version: "0.1.0",
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self
+    )
+}
