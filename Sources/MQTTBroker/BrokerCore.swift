@@ -56,24 +56,49 @@ final class BrokerCore: Sendable {
                 deliver(match.delivery, to: session, now: now, batches: &writes)
             }
         }
-        writes.dispatch()
+        writes.dispatch(self)
         return matches.count
     }
 
-    /// Hands one delivery to a session and, if it is to be sent now, adds the write to `batches`.
+    /// Hands one delivery to a session. For an attached session the decision (send now, queue
+    /// or drop) is taken on the connection's own event loop, in `batches`, so that it is ordered
+    /// with the acknowledgements that free its inflight window; a detached session decides here.
     func deliver(_ delivery: Delivery, to session: Session, now: NIODeadline, batches: inout LoopBatches) {
+        let connection = session.guarded.withLock { $0.ended ? nil : $0.connection }
+        if let connection {
+            batches.append(delivery, for: session, on: connection.eventLoop)
+        } else {
+            decide(delivery, for: session, now: now, flush: true)
+        }
+    }
+
+    /// Runs the session's delivery decision and writes the result if it is to be sent now.
+    /// Returns the connection written to, so a batch can flush each connection once.
+    @discardableResult
+    func decide(_ delivery: Delivery, for session: Session, now: NIODeadline, flush: Bool) -> ConnectionContext? {
         let (outcome, connection) = session.guarded.withLock { guarded -> (SessionState.DeliveryOutcome, ConnectionContext?) in
             if guarded.ended { return (.dropped(.queueFull), nil) }
             return (guarded.protocolState.deliver(delivery, now: now), guarded.connection)
         }
         switch outcome {
         case .send(let action):
-            if let connection { batches.append(action, to: connection) }
+            guard let connection else { return nil }
+            if connection.eventLoop.inEventLoop {
+                connection.loopBoundHandler.send(action)
+                if flush { connection.loopBoundHandler.flushIfNeeded() }
+                return connection
+            }
+            // The session moved to another loop between lookup and decision: rare, so one hop each.
+            connection.eventLoop.execute {
+                connection.loopBoundHandler.send(action)
+                connection.loopBoundHandler.flushIfNeeded()
+            }
         case .queued:
             break
         case .dropped(let reason):
             reportDrop(delivery.message, for: session.clientIdentifier, reason: reason)
         }
+        return nil
     }
 
     func reportDrop(_ message: ApplicationMessage, for clientIdentifier: String, reason: DropReason) {
@@ -124,35 +149,38 @@ final class BrokerCore: Sendable {
     }
 }
 
-/// Writes grouped by event loop, so that one routing pass hops to each loop at most once.
+/// Deliveries grouped by the event loop of their session's connection, so that one routing
+/// pass hops to each loop at most once and the payload buffer is shared, not copied.
 struct LoopBatches {
-    private var batches: [ObjectIdentifier: (loop: any EventLoop, writes: [(ConnectionContext, OutboundAction)])] = [:]
+    private var batches: [ObjectIdentifier: (loop: any EventLoop, items: [(Session, Delivery)])] = [:]
 
-    mutating func append(_ action: OutboundAction, to connection: ConnectionContext) {
-        let key = ObjectIdentifier(connection.eventLoop)
+    mutating func append(_ delivery: Delivery, for session: Session, on loop: any EventLoop) {
+        let key = ObjectIdentifier(loop)
         if batches[key] == nil {
-            batches[key] = (connection.eventLoop, [(connection, action)])
+            batches[key] = (loop, [(session, delivery)])
         } else {
-            batches[key]!.writes.append((connection, action))
+            batches[key]!.items.append((session, delivery))
         }
     }
 
-    func dispatch() {
+    func dispatch(_ core: BrokerCore) {
         for (_, batch) in batches {
             if batch.loop.inEventLoop {
-                Self.write(batch.writes)
+                Self.run(batch.items, core: core)
             } else {
-                let writes = batch.writes
-                batch.loop.execute { Self.write(writes) }
+                let items = batch.items
+                batch.loop.execute { Self.run(items, core: core) }
             }
         }
     }
 
-    private static func write(_ writes: [(ConnectionContext, OutboundAction)]) {
+    private static func run(_ items: [(Session, Delivery)], core: BrokerCore) {
+        let now = NIODeadline.now()
         var touched: [ObjectIdentifier: ConnectionContext] = [:]
-        for (connection, action) in writes {
-            connection.loopBoundHandler.send(action)
-            touched[ObjectIdentifier(connection)] = connection
+        for (session, delivery) in items {
+            if let connection = core.decide(delivery, for: session, now: now, flush: false) {
+                touched[ObjectIdentifier(connection)] = connection
+            }
         }
         for connection in touched.values { connection.loopBoundHandler.flushIfNeeded() }
     }

@@ -35,6 +35,11 @@ extension ConnectionHandler {
         } else {
             assignedIdentifier = nil
         }
+        if let will = connect.will, will.retain, !core.configuration.retainAvailable {
+            // MQTT 5 §3.2.2.3.5: a retained will cannot be honoured, so the connection is refused.
+            refuse(version == .v5 ? .retainNotSupported : .notAuthorized, "retained will while retain_available is false")
+            return
+        }
         let remote = channelContext?.remoteAddress.map { "\($0)" }
         let client = ClientInfo(
             clientIdentifier: clientIdentifier, username: connect.username, protocolVersion: version, remoteAddress: remote)
@@ -97,7 +102,7 @@ extension ConnectionHandler {
                 clientIdentifier: client.clientIdentifier,
                 state: SessionState(clientIdentifier: client.clientIdentifier, limits: limits, expiryInterval: expiry))
         }
-        if let replaced = checkout.replaced { retire(replaced) }
+        let replacedConnection = checkout.replaced.flatMap { retire($0) }
         let session = checkout.session
         var dropped: [Delivery] = []
         let (previousConnection, resumeActions, pendingWillCancelled) = session.guarded.withLock {
@@ -116,7 +121,7 @@ extension ConnectionHandler {
             return (previous, guarded.protocolState.resume(now: now, dropped: &dropped), hadPendingWill)
         }
         if pendingWillCancelled { logger.debug("delayed will cancelled by reconnection") }
-        if let previousConnection {
+        if let previousConnection = previousConnection ?? replacedConnection {
             let continues = checkout.resumed
             previousConnection.eventLoop.execute {
                 previousConnection.loopBoundHandler.takeOver(sessionContinues: continues)
@@ -170,10 +175,12 @@ extension ConnectionHandler {
 
     /// A clean-start CONNECT replaced `session`: it ends now, and a will still waiting for its
     /// delay goes out because its session is over (MQTT 5 §3.1.3.2.2).
-    private func retire(_ session: Session) {
-        let pendingWill = session.guarded.withLock { $0.pendingWillPublisher }
+    /// Returns the connection still attached to it, which the new connection takes over.
+    private func retire(_ session: Session) -> ConnectionContext? {
+        let (pendingWill, connection) = session.guarded.withLock { ($0.pendingWillPublisher, $0.connection) }
         core.endSession(session)
         pendingWill?()
+        return connection
     }
 
     /// Another connection took this session over: v5 clients are told with DISCONNECT 0x8E.

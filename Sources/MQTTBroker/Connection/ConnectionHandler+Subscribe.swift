@@ -48,7 +48,7 @@ extension ConnectionHandler {
         var batches = LoopBatches()
         let now = NIODeadline.now()
         for delivery in retained { core.deliver(delivery, to: session, now: now, batches: &batches) }
-        batches.dispatch()
+        batches.dispatch(core)
     }
 
     func handleUnsubscribe(_ unsubscribe: UnsubscribePacket) {
