@@ -11,7 +11,7 @@ struct Parley: AsyncParsableCommand {
             supported keys runs unchanged. See config/parley.conf for every key and its default.
             """,
         version: "0.1.0",
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, ConfigKeys.self],
         defaultSubcommand: Serve.self
     )
 }

@@ -29,8 +29,6 @@ struct BrokerConfigurationDefaultsTests {
         #expect(configuration.logDestinations == [.stderr])
         #expect(configuration.persistence == false)
         #expect(configuration.user == nil)
-        #expect(configuration.passwordFile == nil)
-        #expect(configuration.aclFile == nil)
     }
 
     @Test("A configuration file disallows anonymous clients unless it allows them")
@@ -80,7 +78,7 @@ struct BrokerConfigurationDefaultsTests {
         let names = Set(BrokerConfiguration.supportedKeys.map(\.name))
         let expected: Set<String> = [
             "listener", "protocol", "max_connections", "max_topic_alias", "port", "bind_address",
-            "allow_anonymous", "password_file", "acl_file", "max_keepalive", "max_packet_size",
+            "allow_anonymous", "max_keepalive", "max_packet_size",
             "message_size_limit", "max_inflight_messages", "max_queued_messages", "max_queued_bytes",
             "queue_qos0_messages", "retain_available", "persistent_client_expiration", "sys_interval",
             "log_type", "log_dest", "persistence", "user",

@@ -43,7 +43,7 @@ struct ConfigurationDiagnosticsTests {
             "connection bridge-01", "address 10.0.0.1:1883", "topic # both 0",
             "bridge_protocol_version mqttv311", "auth_plugin /usr/lib/auth.so",
             "auth_opt_backends mysql", "plugin /usr/lib/dynsec.so", "plugin_opt_config_file x",
-            "http_dir /var/www", "mount_point tenant/", "include_dir /etc/mosquitto/conf.d",
+            "http_dir /var/www", "password_file /etc/mosquitto/passwd", "acl_file /etc/mosquitto/acl", "mount_point tenant/", "include_dir /etc/mosquitto/conf.d",
             "psk_file /etc/psk", "max_qos 1", "memory_limit 100000", "socket_domain ipv4",
             "allow_zero_length_clientid false", "auto_id_prefix auto-", "upgrade_outgoing_qos true",
         ]
@@ -58,7 +58,7 @@ struct ConfigurationDiagnosticsTests {
     }
 
     @Test("A key without a value is a missing-value error", arguments: [
-        "allow_anonymous", "password_file", "acl_file", "max_connections", "log_type", "log_dest",
+        "allow_anonymous", "max_connections", "log_type", "log_dest",
         "persistent_client_expiration", "protocol", "port", "bind_address", "user", "pid_file",
     ])
     func keyWithoutValueIsMissingValue(key: String) {

@@ -200,18 +200,11 @@ struct ConfigurationValueParsingTests {
         #expect(Support.error("log_dest console")?.kind == .invalidValue)
     }
 
-    @Test("Paths are stored as written")
-    func pathsAreStored() throws {
-        let configuration = try Support.configuration("password_file ./passwd\nacl_file /etc/parley/acl")
-        #expect(configuration.passwordFile == "./passwd")
-        #expect(configuration.aclFile == "/etc/parley/acl")
-    }
-
-    @Test("Single-valued paths may not be set twice")
-    func pathsMayNotBeSetTwice() {
-        let error = Support.error("password_file /a\npassword_file /b")
+    @Test("Single-valued keys may not be set twice")
+    func singleValuedKeysMayNotBeSetTwice() {
+        let error = Support.error("user a\nuser b")
         #expect(error?.kind == .invalidValue)
-        #expect(error?.description == "test.conf:2: key 'password_file' is set more than once (first on line 1)")
+        #expect(error?.description == "test.conf:2: key 'user' is set more than once (first on line 1)")
     }
 
     @Test("persistence true is accepted with a warning that nothing is persisted")

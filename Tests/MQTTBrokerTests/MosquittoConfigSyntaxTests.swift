@@ -56,10 +56,8 @@ struct MosquittoConfigSyntaxTests {
     @Test("Paths may contain spaces")
     func pathValuesKeepInnerSpaces() throws {
         let configuration = try Support.configuration("""
-            password_file   /etc/parley/my passwords.txt
             log_dest file /var/log/parley log.txt
             """)
-        #expect(configuration.passwordFile == "/etc/parley/my passwords.txt")
         #expect(configuration.logDestinations == [.file("/var/log/parley log.txt")])
     }
 
@@ -90,8 +88,6 @@ struct MosquittoConfigSyntaxTests {
 
             per_listener_settings false
             allow_anonymous false
-            password_file /etc/mosquitto/passwd
-            acl_file /etc/mosquitto/acl
 
             max_inflight_messages 40
             max_queued_messages 5000
@@ -139,8 +135,6 @@ struct MosquittoConfigSyntaxTests {
         #expect(configuration.logDestinations == [.file("/var/log/mosquitto/mosquitto.log"), .stdout])
         #expect(configuration.persistence == true)
         #expect(configuration.user == "mosquitto")
-        #expect(configuration.passwordFile == "/etc/mosquitto/passwd")
-        #expect(configuration.aclFile == "/etc/mosquitto/acl")
 
         let warnedKeys = warnings.compactMap(\.key)
         #expect(warnedKeys == [

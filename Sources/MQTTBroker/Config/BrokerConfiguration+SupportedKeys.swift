@@ -84,22 +84,6 @@ extension BrokerConfiguration {
             state.configuration.allowAnonymous = try line.boolean()
         },
         ConfigurationKey(
-            "password_file", default: "(none)",
-            "Mosquitto password file with the users allowed to connect."
-        ) { state, line throws(ConfigurationError) in
-            let path = try line.text(expected: "a file path")
-            try state.claimSingleUse(line)
-            state.configuration.passwordFile = path
-        },
-        ConfigurationKey(
-            "acl_file", default: "(none)",
-            "Mosquitto ACL file controlling topic access."
-        ) { state, line throws(ConfigurationError) in
-            let path = try line.text(expected: "a file path")
-            try state.claimSingleUse(line)
-            state.configuration.aclFile = path
-        },
-        ConfigurationKey(
             "per_listener_settings", default: "false",
             "Only `false` is supported: security settings apply to all listeners."
         ) { _, line throws(ConfigurationError) in

@@ -8,6 +8,8 @@ extension BrokerConfiguration {
     public static let unsupportedMosquittoKeys: Set<String> = [
         // Configuration layout
         "include_dir",
+        // Authentication and access control (a later milestone)
+        "password_file", "acl_file",
         // Listener options
         "bind_interface", "socket_domain", "mount_point", "max_qos", "maximum_qos",
         "http_dir", "websockets_headers_size", "websockets_log_level", "websockets_origin",

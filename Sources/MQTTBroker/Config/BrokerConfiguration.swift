@@ -86,12 +86,6 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// Mosquitto's `user` (drop privileges). Stored, but Parley ignores it (warning).
     public var user: String?
 
-    /// Path of a Mosquitto password file (as written in the file, not resolved).
-    public var passwordFile: String?
-
-    /// Path of a Mosquitto ACL file (as written in the file, not resolved).
-    public var aclFile: String?
-
     // MARK: - Constants
 
     /// The port of the default listener.
@@ -128,8 +122,6 @@ public struct BrokerConfiguration: Sendable, Equatable {
         logDestinations = [.stderr]
         persistence = false
         user = nil
-        passwordFile = nil
-        aclFile = nil
     }
 
     /// The values a configuration file starts from before its lines are applied:

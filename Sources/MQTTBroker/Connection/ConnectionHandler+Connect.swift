@@ -96,6 +96,7 @@ extension ConnectionHandler {
         let window = core.inflightWindow(clientReceiveMaximum: connect.properties.receiveMaximum)
         let limits = SessionState.Limits(
             inflightWindow: window, maximumQueued: configuration.maxQueuedMessages,
+            maximumQueuedBytes: configuration.maxQueuedBytes,
             queueQoS0WhileOffline: configuration.queueQoS0Messages)
         let checkout = core.sessions.checkOut(clientIdentifier: client.clientIdentifier, cleanStart: connect.cleanStart) {
             Session(

@@ -1,7 +1,7 @@
 /// Why the broker discarded a message for one subscriber; reported to observers and counted.
 public enum DropReason: Sendable, Hashable, CustomStringConvertible {
-    /// The session's offline or flow-control queue held `max_queued_messages` already; the
-    /// newest message is the one dropped, as Mosquitto does.
+    /// The session's offline or flow-control queue held `max_queued_messages` (or
+    /// `max_queued_bytes`) already; the newest message is the one dropped, as Mosquitto does.
     case queueFull
     /// The Message Expiry Interval ran out before the message could be sent.
     case expired

@@ -14,6 +14,8 @@ struct SessionState: Sendable {
         var inflightWindow: Int
         /// `max_queued_messages`; 0 means unbounded.
         var maximumQueued: Int
+        /// `max_queued_bytes`: payload bytes the queue may hold; nil means unbounded.
+        var maximumQueuedBytes: Int?
         var queueQoS0WhileOffline: Bool
     }
 
@@ -27,6 +29,7 @@ struct SessionState: Sendable {
 
     private(set) var inflight: [UInt16: InflightMessage] = [:]
     private(set) var queue = CircularBuffer<Delivery>()
+    private(set) var queuedBytes = 0
     private var nextPacketIdentifier: UInt16 = 1
     private var nextSequence: UInt64 = 0
     /// Identifiers of incoming QoS 2 messages routed but not yet released by PUBREL.
@@ -56,6 +59,9 @@ struct SessionState: Sendable {
             return .dropped(.offlineQoS0)
         }
         guard limits.maximumQueued == 0 || queue.count < limits.maximumQueued else { return .dropped(.queueFull) }
+        let size = delivery.message.payload.readableBytes
+        if let maximumBytes = limits.maximumQueuedBytes, queuedBytes + size > maximumBytes { return .dropped(.queueFull) }
+        queuedBytes += size
         queue.append(delivery)
         return .queued
     }
@@ -83,6 +89,7 @@ struct SessionState: Sendable {
         guard isConnected else { return [] }
         var actions: [OutboundAction] = []
         while inflight.count < limits.inflightWindow, let next = queue.popFirst() {
+            queuedBytes -= next.message.payload.readableBytes
             if next.message.isExpired(at: now) {
                 dropped.append(next)
             } else if next.qos == .atMostOnce {
