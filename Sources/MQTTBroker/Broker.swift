@@ -1,5 +1,6 @@
 import Logging
 import MQTTCore
+import Atomics
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -95,15 +96,20 @@ public final class Broker: Sendable {
         let core = self.core
         let maximumPacketSize = configuration.maxPacketSize.map { Int($0) } ?? MQTTLimits.maximumPacketSize
         let connectionLimit = listener.maxConnections
+        let open = ManagedAtomic(0)
         return ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelInitializer { channel in
-                if let connectionLimit, core.statistics.connectionsOpen.load(ordering: .relaxed) >= connectionLimit {
-                    core.logger.notice("refusing connection: max_connections \(connectionLimit) reached")
+                if let connectionLimit, open.loadThenWrappingIncrement(ordering: .relaxed) >= connectionLimit {
+                    open.wrappingDecrement(ordering: .relaxed)
+                    core.logger.notice("refusing connection: max_connections \(connectionLimit) reached on port \(listener.port)")
                     return channel.close()
+                }
+                if connectionLimit != nil {
+                    channel.closeFuture.whenComplete { _ in open.wrappingDecrement(ordering: .relaxed) }
                 }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(

@@ -35,6 +35,11 @@ extension ConnectionHandler {
         } else {
             assignedIdentifier = nil
         }
+        if let method = connect.properties.authenticationMethod {
+            // Enhanced authentication (AUTH exchanges) is not offered yet (MQTT 5 §4.12).
+            refuse(.badAuthenticationMethod, "authentication method '\(method)' is not supported")
+            return
+        }
         if let will = connect.will, will.retain, !core.configuration.retainAvailable {
             // MQTT 5 §3.2.2.3.5: a retained will cannot be honoured, so the connection is refused.
             refuse(version == .v5 ? .retainNotSupported : .notAuthorized, "retained will while retain_available is false")
