@@ -22,7 +22,8 @@ extension ConnAckPacket: MQTTPacketCodable {
     }
 
     func encodeBody(into buffer: inout ByteBuffer, version: ProtocolVersion) {
-        buffer.writeInteger(UInt8(sessionPresent ? 1 : 0))
+        // MQTT 3.1 has no Session Present flag: its first CONNACK byte is reserved and unused.
+        buffer.writeInteger(UInt8(sessionPresent && version > .v3_1 ? 1 : 0))
         if version.hasProperties {
             buffer.writeInteger(reasonCode.rawValue)
             properties.encode(into: &buffer)
