@@ -16,7 +16,7 @@ extension ConnectionHandler {
             version = .v5
             write(.connack(ConnAckPacket(reasonCode: error.reasonCode)))
         }
-        close()
+        closeAfterReply()
     }
 
     func handleConnect(_ connect: ConnectPacket) {
@@ -75,7 +75,7 @@ extension ConnectionHandler {
         logger.notice("refusing connection: \(message)")
         write(.connack(ConnAckPacket(reasonCode: reason)))
         phase = .closed
-        close()
+        closeAfterReply()
     }
 
     private func completeConnect(_ connect: ConnectPacket, client: ClientInfo, assignedIdentifier: String?, result: AuthenticationResult) {
@@ -203,7 +203,7 @@ extension ConnectionHandler {
         }
         willSuppressed = true
         session = nil
-        close()
+        closeAfterReply()
     }
 
     /// The connection is gone: detach from the session, then publish or schedule the will and

@@ -4,6 +4,10 @@ import NIOCore
 extension ConnectionHandler {
     func handlePublish(_ publish: PublishPacket) {
         guard let client, let session else { return }
+        guard publish.properties.subscriptionIdentifiers.isEmpty else {
+            fail(.protocolViolation("PUBLISH from a client carries a subscription identifier"))
+            return
+        }
         let topic: String
         do {
             topic = try aliases.resolveIncoming(topic: publish.topic, alias: publish.properties.topicAlias)

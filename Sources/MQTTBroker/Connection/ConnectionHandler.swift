@@ -44,6 +44,10 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// How long a new connection may take to send CONNECT.
     static let connectTimeout = TimeAmount.seconds(20)
+    /// How long a connection being closed after a reply waits for the client to close.
+    static let lingerTimeout = TimeAmount.seconds(2)
+    /// Set once `closeAfterReply` has shut our side; further input is ignored.
+    var isLingering = false
 
     init(core: BrokerCore, listener: ListenerConfiguration, logger: Logger) {
         self.core = core
@@ -68,6 +72,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         lastRead = .now()
         core.statistics.messagesReceived.add(1, ordering: .relaxed)
         core.statistics.bytesReceived.add(frame.body.readableBytes + 2, ordering: .relaxed)
+        if isLingering { return }
         switch phase {
         case .authenticating(var held):
             held.append(frame)
@@ -176,16 +181,32 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
+    /// Closes after a reply the client must be able to read (a refusing CONNACK, a DISCONNECT):
+    /// only our side is shut first, so the reply is not lost to a reset caused by bytes the
+    /// client is still sending; input is discarded and the socket closes when the client
+    /// closes or after `lingerTimeout`.
+    func closeAfterReply() {
+        guard let context = channelContext, !isLingering else { return }
+        isLingering = true
+        flushIfNeeded()
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenFailure { _ in loopBound.value.close() }
+        context.close(mode: .output, promise: promise)
+        context.eventLoop.scheduleTask(in: Self.lingerTimeout) { loopBound.value.close() }
+    }
+
     /// Ends the connection over a protocol violation: v5 clients get a DISCONNECT with the
     /// reason code, 3.1.1 clients are just disconnected (MQTT 3.1.1 §4.8).
     func fail(_ error: MQTTProtocolError) {
         if case .closed = phase { return }
+        if isLingering { return }
         logger.notice("closing \(client?.clientIdentifier ?? "unidentified client"): \(error)")
         closeReason = .protocolError(error)
         if case .connected = phase, version == .v5 {
             write(.disconnect(DisconnectPacket(reasonCode: error.reasonCode)))
         }
-        close()
+        closeAfterReply()
     }
 
     /// Keep-alive: the connection must read something within 1.5 times the keep-alive
@@ -207,7 +228,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             if case .connected = phase, version == .v5 {
                 write(.disconnect(DisconnectPacket(reasonCode: .keepAliveTimeout)))
             }
-            close()
+            closeAfterReply()
         } else {
             armKeepAliveCheck(timeout: timeout)
         }
