@@ -76,10 +76,12 @@ final class BrokerCore: Sendable {
     /// Returns the connection written to, so a batch can flush each connection once.
     @discardableResult
     func decide(_ delivery: Delivery, for session: Session, now: NIODeadline, flush: Bool) -> ConnectionContext? {
-        let (outcome, connection) = session.guarded.withLock { guarded -> (SessionState.DeliveryOutcome, ConnectionContext?) in
-            if guarded.ended { return (.dropped(.queueFull), nil) }
+        let decision = session.guarded.withLock { guarded -> (SessionState.DeliveryOutcome, ConnectionContext?)? in
+            // A session that ended after routing looked it up has nobody left to deliver to.
+            if guarded.ended { return nil }
             return (guarded.protocolState.deliver(delivery, now: now), guarded.connection)
         }
+        guard let (outcome, connection) = decision else { return nil }
         switch outcome {
         case .send(let action):
             guard let connection else { return nil }

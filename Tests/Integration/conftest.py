@@ -69,6 +69,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Brokers that were sent SIGTERM but may not have exited yet: (proc, deadline).
+_stopping = []
+
+
+def _terminate_and_reap(proc, deadline):
+    try:
+        proc.wait(max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        proc.kill()  # ignored SIGTERM for too long
+        proc.wait(STOP_DEADLINE)
+
+
+def _reap_stopping(block=False):
+    """Collect exited brokers; SIGKILL those past their deadline."""
+    still = []
+    for proc, deadline in _stopping:
+        if proc.poll() is not None:
+            continue
+        if block or time.monotonic() >= deadline:
+            _terminate_and_reap(proc, deadline)
+        else:
+            still.append((proc, deadline))
+    _stopping[:] = still
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _reap_stopping(block=True)
+
+
 class BrokerProcess:
     """One broker subprocess with its config file and captured log."""
 
@@ -134,14 +163,19 @@ class BrokerProcess:
         raise RuntimeError(f"{self.name} did not listen on {self.port} "
                            f"within {START_DEADLINE}s")
 
-    def stop(self):
+    def stop(self, wait=True):
+        """SIGTERM the broker; SIGKILL it if it has not exited by the deadline.
+
+        With ``wait=False`` the process is handed to the reaper below, which
+        enforces the same deadline without making every test wait for the
+        broker's shutdown.
+        """
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_DEADLINE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(STOP_DEADLINE)
+            if wait:
+                _terminate_and_reap(self.proc, time.monotonic() + STOP_DEADLINE)
+            else:
+                _stopping.append((self.proc, time.monotonic() + STOP_DEADLINE))
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -170,11 +204,12 @@ def broker(request, tmp_path):
     extra = []
     for marker in reversed(list(request.node.iter_markers("broker_config"))):
         extra += list(marker.args)
+    _reap_stopping()
     b = BrokerProcess(name, tmp_path, extra)
     b.start()
     request.node._broker_process = b
     yield b
-    b.stop()
+    b.stop(wait=False)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -390,3 +390,24 @@ def test_invalid_wildcard_filters_are_rejected(raw, proto):
         else:
             assert pkt.type == mp.DISCONNECT, (bad, pkt)
         r.close()
+
+
+def test_v5_shared_subscription_gets_no_retained_messages(broker, connected):
+    """MQTT 5 section 3.3.1.3 sends retained messages "when a new Non-shared
+    Subscription is made"; a $share subscription gets live traffic only."""
+    topic = unique("shared-ret")
+    pub = connected(V5)
+    pub.publish(topic, b"old news", qos=1, retain=True)
+    member = connected(V5, sync=True)
+    member.subscribe(f"$share/g/{topic}", 1)
+    pub.publish(topic, b"live", qos=1)
+    member.messages.wait_for(1)
+    sync(member, pub)
+    payloads = [m.payload for m in member.messages.snapshot()]
+    assert b"live" in payloads
+    if b"old news" in payloads:
+        deviation(broker, "MQTT 5 section 3.3.1.3 / 4.8.2",
+                  "retained message sent for a new shared subscription "
+                  "(upstream 2.0.13: 'Don't send retained messages when a shared "
+                  "subscription is made')")
+    assert payloads == [b"live"]

@@ -71,7 +71,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         lastRead = .now()
         core.statistics.messagesReceived.add(1, ordering: .relaxed)
-        core.statistics.bytesReceived.add(frame.body.readableBytes + 2, ordering: .relaxed)
+        core.statistics.bytesReceived.add(frame.encodedSize, ordering: .relaxed)
         if isLingering { return }
         switch phase {
         case .authenticating(var held):

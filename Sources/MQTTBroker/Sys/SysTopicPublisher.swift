@@ -6,7 +6,7 @@ import NIOCore
 /// Runs as a repeated task on one event loop of the broker's group; it only reads counters and
 /// publishes through `BrokerCore` like any other publisher.
 struct SysTopicPublisher {
-    static let version = "parley 0.1.0"
+    static let version = "parley version 0.1.0"
 
     let core: BrokerCore
 

@@ -9,4 +9,9 @@ public struct MQTTFrame: Sendable, Hashable {
         self.firstByte = firstByte
         self.body = body
     }
+
+    /// The frame's size on the wire, fixed header included.
+    public var encodedSize: Int {
+        1 + MQTTSize.variableByteInteger(body.readableBytes) + body.readableBytes
+    }
 }
