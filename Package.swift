@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "MQTTCore", targets: ["MQTTCore"]),
         .library(name: "MQTTBroker", targets: ["MQTTBroker"]),
+        .library(name: "Mosquitto", targets: ["Mosquitto"]),
+        .library(name: "PubSub", targets: ["PubSub"]),
         .executable(name: "parley", targets: ["parley"]),
     ],
     dependencies: [
@@ -30,6 +32,23 @@ let package = Package(
                 .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .target(
+            name: "Mosquitto",
+            dependencies: ["CMosquitto"]
+        ),
+        .target(
+            name: "PubSub",
+            dependencies: [
+                "Mosquitto",
+                "MQTTCore",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -60,6 +79,10 @@ let package = Package(
                 "MQTTBroker",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "PubSubTests",
+            dependencies: ["PubSub", "Mosquitto", "MQTTBroker"]
         ),
     ],
     swiftLanguageModes: [.v6]

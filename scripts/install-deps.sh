@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Installs what `make run` or `make test` needs on a Debian machine, skipping what is present.
-#   scripts/install-deps.sh run    the broker alone (Swift is expected on PATH)
-#   scripts/install-deps.sh test   plus Mosquitto, its clients, libmosquitto and the Python test tools
+#   scripts/install-deps.sh run    what the build needs (libmosquitto; Swift is expected on PATH)
+#   scripts/install-deps.sh test   plus the Mosquitto broker, its clients and the Python test tools
 set -euo pipefail
 mode=${1:-test}
 cd "$(dirname "$0")/.."
 
 need=()
 want() { dpkg -s "$1" >/dev/null 2>&1 || need+=("$1"); }
+# libmosquitto carries PubSub's messages, so even the broker's build links it.
+want libmosquitto-dev
+want pkg-config
 if [ "$mode" = test ]; then
   want mosquitto
   want mosquitto-clients
-  want libmosquitto-dev
 fi
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

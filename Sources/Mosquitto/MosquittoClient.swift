@@ -1,0 +1,393 @@
+import CMosquitto
+import Foundation
+import Synchronization
+
+/// `mosquitto_lib_init` must run once per process before any client exists.
+private let libraryReady: Bool = {
+    mosquitto_lib_init()
+    return true
+}()
+
+/// A small, safe MQTT client over libmosquitto.
+///
+/// libmosquitto runs its network loop on its own thread (`mosquitto_loop_start`) and calls back
+/// on that thread while holding its own mutex. The callbacks here therefore only move data into
+/// Swift concurrency (resuming a continuation, yielding into a stream) and never run user code.
+/// All Swift-side state is in `state`'s mutex; `handle` is only passed to libmosquitto
+/// functions, which lock internally and may be called from any thread. After the first
+/// `connect`, the loop thread reconnects with back-off by itself, and subscriptions are renewed
+/// whenever the broker has no session for the client.
+public final class MosquittoClient: @unchecked Sendable {
+    /// Connection state changes, for callers that want to show or log them.
+    public enum Event: Sendable, Hashable {
+        case connected(sessionPresent: Bool)
+        /// Lost (non-zero code) or ended by `disconnect` (0); a lost connection is retried.
+        case disconnected(code: Int32)
+    }
+
+    public let configuration: MosquittoConfiguration
+    /// Every message received on any subscription, in arrival order. Unbounded: the consumer
+    /// is expected to keep up (PubSubHub dispatches to per-session queues immediately).
+    public let messages: AsyncStream<MosquittoMessage>
+    public let events: AsyncStream<Event>
+
+    private let handle: OpaquePointer
+    private let messageSink: AsyncStream<MosquittoMessage>.Continuation
+    private let eventSink: AsyncStream<Event>.Continuation
+    private let state = Mutex(State())
+
+    private struct Subscription: Sendable {
+        var qos: Int32
+        var options: Int32
+        var identifier: UInt32?
+
+        /// The SUBSCRIBE properties (the Subscription Identifier), to free after sending.
+        func properties() -> OpaquePointer? {
+            guard let identifier else { return nil }
+            var list: OpaquePointer?
+            mosquitto_property_add_varint(&list, Int32(MQTT_PROP_SUBSCRIPTION_IDENTIFIER.rawValue), identifier)
+            return list
+        }
+    }
+
+    private struct State: Sendable {
+        var connectWaiter: CheckedContinuation<Void, any Error>?
+        var publishWaiters: [Int32: CheckedContinuation<Void, any Error>] = [:]
+        /// Acknowledgements that arrived before their caller started waiting, with the reason code.
+        var earlyPublishResults: [Int32: Int32] = [:]
+        /// Publishes whose caller does not wait for the acknowledgement.
+        var unawaitedPublishes: Set<Int32> = []
+        var subscribeWaiters: [Int32: CheckedContinuation<[Int32], any Error>] = [:]
+        var earlySubscribeResults: [Int32: [Int32]] = [:]
+        /// SUBSCRIBEs sent to renew subscriptions after reconnection; nobody waits for them.
+        var renewals: Set<Int32> = []
+        /// Filters to renew after a reconnection to a broker without our session.
+        var subscriptions: [String: Subscription] = [:]
+        var isConnected = false
+        var loopStarted = false
+        var closed = false
+    }
+
+    public init(configuration: MosquittoConfiguration) throws(MosquittoError) {
+        _ = libraryReady
+        self.configuration = configuration
+        guard let handle = mosquitto_new(configuration.clientIdentifier, configuration.cleanSession, nil) else {
+            throw MosquittoError(operation: "create a libmosquitto client", code: Int32(MOSQ_ERR_NOMEM.rawValue), message: "mosquitto_new failed")
+        }
+        self.handle = handle
+        (messages, messageSink) = AsyncStream.makeStream(of: MosquittoMessage.self)
+        (events, eventSink) = AsyncStream.makeStream(of: Event.self)
+        do {
+            try configure()
+        } catch {
+            mosquitto_destroy(handle)
+            throw error
+        }
+        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+        installCallbacks()
+    }
+
+    deinit {
+        // Stops and joins the loop thread before the callbacks' user data goes away.
+        mosquitto_loop_stop(handle, true)
+        mosquitto_destroy(handle)
+        messageSink.finish()
+        eventSink.finish()
+    }
+
+    private var isV5: Bool { configuration.protocolVersion == .v5 }
+
+    private func configure() throws(MosquittoError) {
+        func check(_ code: Int32, _ operation: String) throws(MosquittoError) {
+            guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else { throw .library(code, operation) }
+        }
+        let version = isV5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
+        try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, version), "select the MQTT version")
+        try check(
+            mosquitto_reconnect_delay_set(
+                handle, UInt32(configuration.reconnectDelay.lowerBound), UInt32(configuration.reconnectDelay.upperBound), true),
+            "set the reconnect delay")
+        if configuration.username != nil || configuration.password != nil {
+            try check(mosquitto_username_pw_set(handle, configuration.username, configuration.password), "set the user name and password")
+        }
+        if let tls = configuration.tls {
+            try check(mosquitto_tls_set(handle, tls.caFile, tls.caPath, tls.certificateFile, tls.keyFile, nil), "configure TLS")
+            if tls.insecure { try check(mosquitto_tls_insecure_set(handle, true), "disable TLS host name checks") }
+        }
+        if let will = configuration.will {
+            var properties = isV5 ? try will.properties.makeList() : nil
+            let code = will.payload.withUnsafeBytes { bytes in
+                mosquitto_will_set_v5(handle, will.topic, Int32(bytes.count), bytes.baseAddress, Int32(will.qos), will.retain, properties)
+            }
+            if code != Int32(MOSQ_ERR_SUCCESS.rawValue) { mosquitto_property_free_all(&properties) }
+            try check(code, "set the will")
+        }
+    }
+
+    // MARK: Connecting
+
+    /// Connects and waits for the broker's CONNACK. Throws a clear error when the broker cannot
+    /// be reached or refuses; once connected, lost connections are retried in the background.
+    public func connect() async throws {
+        try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
+            state.withLock { $0.connectWaiter = waiter }
+            // mosquitto_connect resolves and dials synchronously: keep it off the cooperative pool.
+            DispatchQueue.global().async { [self] in
+                let target = "connect to \(configuration.host):\(configuration.port)"
+                let code = mosquitto_connect(handle, configuration.host, Int32(configuration.port), Int32(configuration.keepAlive))
+                let systemError = errno
+                guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
+                    failConnect(.library(code, target, errno: systemError))
+                    return
+                }
+                let startLoop = state.withLock { state -> Bool in
+                    defer { state.loopStarted = true }
+                    return !state.loopStarted
+                }
+                if startLoop {
+                    let loop = mosquitto_loop_start(handle)
+                    if loop != Int32(MOSQ_ERR_SUCCESS.rawValue) { failConnect(.library(loop, "start the network loop")) }
+                }
+            }
+        }
+    }
+
+    private func failConnect(_ error: MosquittoError) {
+        let waiter = state.withLock { state in
+            defer { state.connectWaiter = nil }
+            return state.connectWaiter
+        }
+        waiter?.resume(throwing: error)
+    }
+
+    public var isConnected: Bool { state.withLock { $0.isConnected } }
+
+    /// Sends DISCONNECT, stops the network loop and fails whatever still waits.
+    public func disconnect() async {
+        let wasOpen = state.withLock { state -> Bool in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        guard wasOpen else { return }
+        if isV5 {
+            mosquitto_disconnect_v5(handle, 0, nil)
+        } else {
+            mosquitto_disconnect(handle)
+        }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { [self] in
+                mosquitto_loop_stop(handle, false)
+                done.resume()
+            }
+        }
+        let (publishes, subscribes, connect) = state.withLock { state in
+            defer {
+                state.publishWaiters = [:]
+                state.subscribeWaiters = [:]
+                state.connectWaiter = nil
+                state.isConnected = false
+            }
+            return (Array(state.publishWaiters.values), Array(state.subscribeWaiters.values), state.connectWaiter)
+        }
+        for waiter in publishes { waiter.resume(throwing: MosquittoError.notConnected) }
+        for waiter in subscribes { waiter.resume(throwing: MosquittoError.notConnected) }
+        connect?.resume(throwing: MosquittoError.notConnected)
+        messageSink.finish()
+        eventSink.finish()
+    }
+
+    // MARK: Publishing
+
+    /// Publishes and returns once libmosquitto reports it done: written for QoS 0, PUBACK for
+    /// QoS 1, PUBCOMP for QoS 2. While the broker is unreachable a QoS 1/2 message waits in
+    /// libmosquitto's queue and is sent after reconnection.
+    public func publish(
+        _ topic: String, payload: Data, qos: Int = 1, retain: Bool = false, properties: MosquittoProperties = .init()
+    ) async throws {
+        try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
+            do {
+                let mid = try hand(topic, payload: payload, qos: qos, retain: retain, properties: properties)
+                let early = state.withLock { state -> Int32? in
+                    if let code = state.earlyPublishResults.removeValue(forKey: mid) { return code }
+                    state.publishWaiters[mid] = waiter
+                    return nil
+                }
+                if let early { Self.finish(waiter, code: early, topic: topic) }
+            } catch {
+                waiter.resume(throwing: error)
+            }
+        }
+    }
+
+    /// Hands a message to libmosquitto without waiting for its acknowledgement.
+    public func send(
+        _ topic: String, payload: Data, qos: Int = 1, retain: Bool = false, properties: MosquittoProperties = .init()
+    ) throws(MosquittoError) {
+        let mid = try hand(topic, payload: payload, qos: qos, retain: retain, properties: properties)
+        state.withLock { state in
+            if state.earlyPublishResults.removeValue(forKey: mid) == nil { state.unawaitedPublishes.insert(mid) }
+        }
+    }
+
+    private func hand(_ topic: String, payload: Data, qos: Int, retain: Bool, properties: MosquittoProperties) throws(MosquittoError) -> Int32 {
+        var list = isV5 ? try properties.makeList() : nil
+        defer { mosquitto_property_free_all(&list) }
+        var mid: Int32 = 0
+        let code = payload.withUnsafeBytes { bytes in
+            mosquitto_publish_v5(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, Int32(qos), retain, list)
+        }
+        // A QoS 1/2 message published while disconnected stays queued in libmosquitto and
+        // goes out after reconnection; only QoS 0 is really lost.
+        if code == Int32(MOSQ_ERR_SUCCESS.rawValue) || (code == Int32(MOSQ_ERR_NO_CONN.rawValue) && qos > 0) {
+            return mid
+        }
+        throw .library(code, "publish to '\(topic)'")
+    }
+
+    private static func finish(_ waiter: CheckedContinuation<Void, any Error>, code: Int32, topic: String) {
+        if code >= 0x80 {
+            waiter.resume(throwing: MosquittoError.reason(code, "publish to '\(topic)'"))
+        } else {
+            waiter.resume()
+        }
+    }
+
+    // MARK: Subscribing
+
+    /// Subscribes and waits for SUBACK; returns the granted QoS. The subscription is renewed
+    /// after reconnections; while disconnected it is only recorded. With MQTT 5 a
+    /// `subscriptionIdentifier` comes back on every message the subscription matches.
+    @discardableResult
+    public func subscribe(
+        _ filter: String, qos: Int = 1, options: SubscribeOptions = .init(), subscriptionIdentifier: UInt32? = nil
+    ) async throws -> Int32 {
+        let subscription = Subscription(
+            qos: Int32(qos), options: isV5 ? options.flags : 0, identifier: isV5 ? subscriptionIdentifier : nil)
+        state.withLock { $0.subscriptions[filter] = subscription }
+        let granted = try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<[Int32], any Error>) in
+            var mid: Int32 = 0
+            var properties = subscription.properties()
+            let code = mosquitto_subscribe_v5(handle, &mid, filter, subscription.qos, subscription.options, properties)
+            mosquitto_property_free_all(&properties)
+            if code == Int32(MOSQ_ERR_NO_CONN.rawValue) {
+                waiter.resume(returning: [subscription.qos])
+                return
+            }
+            guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
+                waiter.resume(throwing: MosquittoError.library(code, "subscribe to '\(filter)'"))
+                return
+            }
+            let early = state.withLock { state -> [Int32]? in
+                if let result = state.earlySubscribeResults.removeValue(forKey: mid) { return result }
+                state.subscribeWaiters[mid] = waiter
+                return nil
+            }
+            if let early { waiter.resume(returning: early) }
+        }
+        let code = granted.first ?? 0x80
+        if code >= 0x80 {
+            _ = state.withLock { $0.subscriptions.removeValue(forKey: filter) }
+            throw MosquittoError.reason(code, "subscribe to '\(filter)'")
+        }
+        return code
+    }
+
+    /// Forgets a subscription and sends UNSUBSCRIBE (without waiting for UNSUBACK: once sent, no
+    /// later message for the filter is wanted and the hub filters locally anyway).
+    public func unsubscribe(_ filter: String) throws(MosquittoError) {
+        _ = state.withLock { $0.subscriptions.removeValue(forKey: filter) }
+        let code = mosquitto_unsubscribe_v5(handle, nil, filter, nil)
+        guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) || code == Int32(MOSQ_ERR_NO_CONN.rawValue) else {
+            throw .library(code, "unsubscribe from '\(filter)'")
+        }
+    }
+
+    // MARK: Callbacks (libmosquitto's thread, its mutex held: hand over data only)
+
+    private func installCallbacks() {
+        mosquitto_connect_v5_callback_set(handle) { _, context, code, flags, _ in
+            MosquittoClient.from(context).didConnect(code: code, flags: flags)
+        }
+        mosquitto_disconnect_v5_callback_set(handle) { _, context, code, _ in
+            MosquittoClient.from(context).didDisconnect(code: code)
+        }
+        mosquitto_publish_v5_callback_set(handle) { _, context, mid, reason, _ in
+            MosquittoClient.from(context).didPublish(mid: mid, reason: reason)
+        }
+        mosquitto_subscribe_v5_callback_set(handle) { _, context, mid, count, granted, _ in
+            let codes = (0..<Int(count)).map { granted?[$0] ?? 0x80 }
+            MosquittoClient.from(context).didSubscribe(mid: mid, granted: codes)
+        }
+        mosquitto_message_v5_callback_set(handle) { _, context, message, properties in
+            guard let message = message?.pointee, let topic = message.topic else { return }
+            let payload = message.payloadlen > 0 && message.payload != nil
+                ? Data(bytes: message.payload, count: Int(message.payloadlen)) : Data()
+            MosquittoClient.from(context).messageSink.yield(MosquittoMessage(
+                topic: String(cString: topic), payload: payload, qos: Int(message.qos), retain: message.retain,
+                properties: MosquittoProperties(reading: properties)))
+        }
+    }
+
+    private static func from(_ context: UnsafeMutableRawPointer?) -> MosquittoClient {
+        Unmanaged<MosquittoClient>.fromOpaque(context!).takeUnretainedValue()
+    }
+
+    private func didConnect(code: Int32, flags: Int32) {
+        let sessionPresent = flags & 1 != 0
+        let (waiter, renew) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, [String: Subscription]) in
+            defer { state.connectWaiter = nil }
+            if code == 0 { state.isConnected = true }
+            return (state.connectWaiter, code == 0 && !sessionPresent ? state.subscriptions : [:])
+        }
+        // Renewing subscriptions from on_connect is libmosquitto's own idiom; it only queues packets.
+        var renewals: Set<Int32> = []
+        for (filter, subscription) in renew {
+            var mid: Int32 = 0
+            var properties = subscription.properties()
+            if mosquitto_subscribe_v5(handle, &mid, filter, subscription.qos, subscription.options, properties) == 0 {
+                renewals.insert(mid)
+            }
+            mosquitto_property_free_all(&properties)
+        }
+        if !renewals.isEmpty { state.withLock { $0.renewals.formUnion(renewals) } }
+        if code == 0 {
+            eventSink.yield(.connected(sessionPresent: sessionPresent))
+            waiter?.resume()
+        } else {
+            let target = "connect to \(configuration.host):\(configuration.port)"
+            waiter?.resume(throwing: MosquittoError.reason(code, target))
+        }
+    }
+
+    private func didDisconnect(code: Int32) {
+        let waiter = state.withLock { state in
+            defer {
+                state.connectWaiter = nil
+                state.isConnected = false
+            }
+            return state.connectWaiter
+        }
+        waiter?.resume(throwing: MosquittoError.library(code, "connect to \(configuration.host):\(configuration.port)"))
+        eventSink.yield(.disconnected(code: code))
+    }
+
+    private func didPublish(mid: Int32, reason: Int32) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            if state.unawaitedPublishes.remove(mid) != nil { return nil }
+            if let waiter = state.publishWaiters.removeValue(forKey: mid) { return waiter }
+            state.earlyPublishResults[mid] = reason
+            return nil
+        }
+        if let waiter { Self.finish(waiter, code: reason, topic: "") }
+    }
+
+    private func didSubscribe(mid: Int32, granted: [Int32]) {
+        let waiter = state.withLock { state -> CheckedContinuation<[Int32], any Error>? in
+            if state.renewals.remove(mid) != nil { return nil }
+            if let waiter = state.subscribeWaiters.removeValue(forKey: mid) { return waiter }
+            state.earlySubscribeResults[mid] = granted
+            return nil
+        }
+        waiter?.resume(returning: granted)
+    }
+}

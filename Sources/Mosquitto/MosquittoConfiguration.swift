@@ -1,0 +1,76 @@
+import Foundation
+
+/// How a `MosquittoClient` reaches its broker.
+public struct MosquittoConfiguration: Sendable {
+    public enum ProtocolVersion: Sendable {
+        case v3_1_1
+        case v5
+    }
+
+    /// A will the broker publishes if the client disappears.
+    public struct Will: Sendable {
+        public var topic: String
+        public var payload: Data
+        public var qos: Int
+        public var retain: Bool
+        public var properties: MosquittoProperties
+
+        public init(topic: String, payload: Data, qos: Int = 0, retain: Bool = false, properties: MosquittoProperties = .init()) {
+            self.topic = topic
+            self.payload = payload
+            self.qos = qos
+            self.retain = retain
+            self.properties = properties
+        }
+    }
+
+    /// Certificate files for TLS, as Mosquitto's `--cafile`, `--cert`, `--key`.
+    public struct TLS: Sendable {
+        public var caFile: String?
+        public var caPath: String?
+        public var certificateFile: String?
+        public var keyFile: String?
+        /// Skips host name verification (`--insecure`); for tests only.
+        public var insecure: Bool
+
+        public init(caFile: String? = nil, caPath: String? = nil, certificateFile: String? = nil, keyFile: String? = nil, insecure: Bool = false) {
+            self.caFile = caFile
+            self.caPath = caPath
+            self.certificateFile = certificateFile
+            self.keyFile = keyFile
+            self.insecure = insecure
+        }
+    }
+
+    public var host: String
+    public var port: Int
+    public var clientIdentifier: String
+    public var keepAlive: Int
+    public var cleanSession: Bool
+    public var protocolVersion: ProtocolVersion
+    public var username: String?
+    public var password: String?
+    public var will: Will?
+    public var tls: TLS?
+    /// Reconnection back-off: first delay and the most it grows to (seconds, doubling).
+    public var reconnectDelay: ClosedRange<Int>
+
+    public init(
+        host: String = "127.0.0.1", port: Int = 1883, clientIdentifier: String = "parley-" + UUID().uuidString.prefix(8),
+        keepAlive: Int = 30, cleanSession: Bool = true, protocolVersion: ProtocolVersion = .v5,
+        username: String? = nil, password: String? = nil, will: Will? = nil, tls: TLS? = nil,
+        reconnectDelay: ClosedRange<Int> = 1...30
+    ) {
+        self.host = host
+        self.port = port
+        self.clientIdentifier = clientIdentifier
+        self.keepAlive = keepAlive
+        self.cleanSession = cleanSession
+        self.protocolVersion = protocolVersion
+        self.username = username
+        self.password = password
+        self.will = will
+        self.tls = tls
+        self.reconnectDelay = reconnectDelay
+    }
+}
