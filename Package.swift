@@ -65,6 +65,16 @@ let package = Package(
             dependencies: ["MQTTBroker"],
             path: "examples/EmbeddedBroker"
         ),
+        .executableTarget(
+            name: "PubSubChat",
+            dependencies: ["PubSub", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "examples/PubSubChat"
+        ),
+        .executableTarget(
+            name: "DevicePublisher",
+            dependencies: ["Mosquitto", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "examples/DevicePublisher"
+        ),
         .testTarget(
             name: "MQTTCoreTests",
             dependencies: [
@@ -77,6 +87,7 @@ let package = Package(
             name: "MQTTBrokerTests",
             dependencies: [
                 "MQTTBroker",
+                "Mosquitto",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

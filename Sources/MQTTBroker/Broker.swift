@@ -66,8 +66,9 @@ public final class Broker: Sendable {
         running.withLock { $0.channels.compactMap(\.localAddress) }
     }
 
-    /// Binds every listener and starts `$SYS` publishing.
+    /// Restores persisted sessions, binds every listener and starts `$SYS` publishing.
     public func start() async throws {
+        core.restoreSessions(on: group.next())
         var bound: [any Channel] = []
         do {
             for listener in configuration.listeners {

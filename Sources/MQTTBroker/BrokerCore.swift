@@ -135,6 +135,44 @@ final class BrokerCore: Sendable {
             return Array(guarded.protocolState.subscriptions.keys)
         }
         router.unsubscribeAll(ObjectIdentifier(session), filters: filters)
+        hooks.sessionStore?.removeSession(clientIdentifier: session.clientIdentifier)
+    }
+
+    /// Tells the session store about a persistent session's current subscriptions and expiry.
+    func persist(_ session: Session) {
+        guard let store = hooks.sessionStore else { return }
+        let snapshot = session.withState { state -> SessionSnapshot? in
+            guard state.expiryInterval > 0 else { return nil }
+            return SessionSnapshot(
+                clientIdentifier: state.clientIdentifier, expiryInterval: state.expiryInterval, subscriptions: state.subscriptions)
+        }
+        if let snapshot { store.saveSession(snapshot) }
+    }
+
+    /// Recreates the sessions a store kept, detached, with their subscriptions in the router.
+    func restoreSessions(on eventLoop: any EventLoop) {
+        guard let store = hooks.sessionStore else { return }
+        let limits = SessionState.Limits(
+            inflightWindow: inflightWindow(clientReceiveMaximum: nil), maximumQueued: configuration.maxQueuedMessages,
+            maximumQueuedBytes: configuration.maxQueuedBytes, queueQoS0WhileOffline: configuration.queueQoS0Messages)
+        for snapshot in store.loadSessions() where snapshot.expiryInterval > 0 {
+            var state = SessionState(clientIdentifier: snapshot.clientIdentifier, limits: limits, expiryInterval: snapshot.expiryInterval)
+            state.subscriptions = snapshot.subscriptions
+            let session = Session(clientIdentifier: snapshot.clientIdentifier, state: state)
+            _ = sessions.checkOut(clientIdentifier: snapshot.clientIdentifier, cleanStart: true) { session }
+            for (filter, subscription) in snapshot.subscriptions {
+                router.subscribe(
+                    .session(session), filter: filter, options: subscription.options,
+                    subscriptionIdentifier: subscription.subscriptionIdentifier)
+            }
+            if snapshot.expiryInterval != UInt32.max {
+                let expiry = eventLoop.scheduleTask(in: .seconds(Int64(snapshot.expiryInterval))) { [self] in
+                    sessionExpired(session, generation: 0)
+                }
+                session.guarded.withLock { $0.expiry = expiry }
+            }
+        }
+        logger.notice("restored \(sessions.count) persistent sessions")
     }
 
     /// The inflight window for a client that announced `receiveMaximum`.

@@ -134,8 +134,14 @@ public final class MosquittoClient: @unchecked Sendable {
             // mosquitto_connect resolves and dials synchronously: keep it off the cooperative pool.
             DispatchQueue.global().async { [self] in
                 let target = "connect to \(configuration.host):\(configuration.port)"
-                let code = mosquitto_connect(handle, configuration.host, Int32(configuration.port), Int32(configuration.keepAlive))
+                var properties: OpaquePointer?
+                if isV5, let expiry = configuration.sessionExpiryInterval {
+                    mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), expiry)
+                }
+                let code = mosquitto_connect_bind_v5(
+                    handle, configuration.host, Int32(configuration.port), Int32(configuration.keepAlive), nil, properties)
                 let systemError = errno
+                mosquitto_property_free_all(&properties)
                 guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
                     failConnect(.library(code, target, errno: systemError))
                     return

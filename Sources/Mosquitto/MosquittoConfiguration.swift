@@ -47,6 +47,10 @@ public struct MosquittoConfiguration: Sendable {
     public var clientIdentifier: String
     public var keepAlive: Int
     public var cleanSession: Bool
+    /// MQTT 5 Session Expiry Interval (seconds) sent in CONNECT; with `cleanSession` false it
+    /// keeps the session after a disconnect. Ignored under 3.1.1, where a non-clean session
+    /// lasts until the broker expires it.
+    public var sessionExpiryInterval: UInt32?
     public var protocolVersion: ProtocolVersion
     public var username: String?
     public var password: String?
@@ -57,7 +61,7 @@ public struct MosquittoConfiguration: Sendable {
 
     public init(
         host: String = "127.0.0.1", port: Int = 1883, clientIdentifier: String = "parley-" + UUID().uuidString.prefix(8),
-        keepAlive: Int = 30, cleanSession: Bool = true, protocolVersion: ProtocolVersion = .v5,
+        keepAlive: Int = 30, cleanSession: Bool = true, sessionExpiryInterval: UInt32? = nil, protocolVersion: ProtocolVersion = .v5,
         username: String? = nil, password: String? = nil, will: Will? = nil, tls: TLS? = nil,
         reconnectDelay: ClosedRange<Int> = 1...30
     ) {
@@ -66,6 +70,7 @@ public struct MosquittoConfiguration: Sendable {
         self.clientIdentifier = clientIdentifier
         self.keepAlive = keepAlive
         self.cleanSession = cleanSession
+        self.sessionExpiryInterval = sessionExpiryInterval
         self.protocolVersion = protocolVersion
         self.username = username
         self.password = password

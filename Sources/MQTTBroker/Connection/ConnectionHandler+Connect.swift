@@ -127,6 +127,7 @@ extension ConnectionHandler {
             return (previous, guarded.protocolState.resume(now: now, dropped: &dropped), hadPendingWill)
         }
         if pendingWillCancelled { logger.debug("delayed will cancelled by reconnection") }
+        if !checkout.resumed { core.persist(session) }
         if let previousConnection = previousConnection ?? replacedConnection {
             let continues = checkout.resumed
             previousConnection.eventLoop.execute {

@@ -44,6 +44,7 @@ extension ConnectionHandler {
             }
         }
         write(.suback(SubAckPacket(packetIdentifier: subscribe.packetIdentifier, reasonCodes: codes)))
+        core.persist(session)
         guard !retained.isEmpty else { return }
         var batches = LoopBatches()
         let now = NIODeadline.now()
@@ -60,6 +61,7 @@ extension ConnectionHandler {
             codes.append(existed ? .success : .noSubscriptionExisted)
         }
         write(.unsuback(UnsubAckPacket(packetIdentifier: unsubscribe.packetIdentifier, reasonCodes: codes)))
+        core.persist(session)
     }
 
     func handleDisconnect(_ disconnect: DisconnectPacket) {
@@ -73,6 +75,7 @@ extension ConnectionHandler {
                 return
             }
             session.withState { $0.expiryInterval = requested }
+            if requested > 0 { core.persist(session) }
         }
         close()
     }

@@ -1,0 +1,122 @@
+// Flet's chat tutorial as a terminal program on Parley's PubSub layer. Each running copy is one
+// "page session": it announces itself, sends every line typed on stdin to everyone, prints what
+// everyone says, and says goodbye on end of input (Ctrl-D).
+//
+//   swift run parley serve -p 1883 --host 127.0.0.1        # or any MQTT 5 broker
+//   swift run PubSubChat --name alice
+//   swift run PubSubChat --name bob --room lobby          # only people in room "lobby"
+//   swift run PubSubChat --name carol --sensors           # also shows sensors/+/temp readings
+//
+// Messages are JSON (`{"user":"alice","text":"hello","kind":"chat"}`) on the MQTT topic `parley`
+// (or `parley/rooms/<room>`), so mosquitto_sub/mosquitto_pub can watch and join the chat.
+import ArgumentParser
+import Foundation
+import PubSub
+
+/// What Flet's tutorial calls `Message(user_name, text, message_type)`.
+struct ChatMessage: Codable, Sendable {
+    enum Kind: String, Codable, Sendable {
+        case join, chat, leave
+    }
+
+    var user: String
+    var text: String
+    var kind: Kind
+
+    /// The line the chat window shows for this message.
+    var line: String {
+        switch kind {
+        case .join: "\(user) has joined the chat."
+        case .chat: "\(user): \(text)"
+        case .leave: "\(user) has left the chat."
+        }
+    }
+}
+
+struct PubSubChat: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "PubSubChat",
+        abstract: "A terminal chat over Parley PubSub (Flet's chat tutorial).",
+        discussion: "Type a line and press return to send it; end input (Ctrl-D) to leave.")
+
+    @Option(help: "Broker URL: mqtt://host:port, mqtts://host:port, user:password@ allowed.")
+    var broker = "mqtt://127.0.0.1:1883"
+
+    @Option(help: "Your name in the chat.")
+    var name: String
+
+    @Option(help: "Chat in this room (topic rooms/<room>) instead of the global channel.")
+    var room: String?
+
+    @Flag(help: "Also print temperature readings published on topic sensors/+/temp.")
+    var sensors = false
+
+    func run() async throws {
+        let hub = try await PubSubHub(broker: broker, prefix: "parley")
+        // One session per program, as Flet has one per browser page.
+        let session = hub.session(id: name)
+        let topic = room.map { "rooms/\($0)" }
+
+        // page.pubsub.subscribe(on_message) / subscribe_topic(topic, on_message)
+        if let topic {
+            try await session.subscribeTopic(topic, as: ChatMessage.self) { _, message in say(message.line) }
+        } else {
+            try await session.subscribe(ChatMessage.self) { message in say(message.line) }
+        }
+
+        // Any MQTT client can feed a PubSub topic; here, DevicePublisher's readings.
+        let readings: Task<Void, Never>? =
+            sensors
+            ? Task {
+                guard let stream = try? await session.messages(topic: "sensors/+/temp") else { return }
+                for await reading in stream {
+                    say("[\(reading.topic ?? "?")] \(reading.text) °C")
+                }
+            } : nil
+
+        func send(_ message: ChatMessage, includingMe: Bool = true) async throws {
+            switch (topic, includingMe) {
+            case (let topic?, true): try await session.sendAllOnTopic(topic, message)
+            case (let topic?, false): try await session.sendOthersOnTopic(topic, message)
+            case (nil, true): try await session.sendAll(message)
+            case (nil, false): try await session.sendOthers(message)
+            }
+        }
+
+        // The tutorial's join dialog: everyone, this session included, sees the announcement.
+        try await send(ChatMessage(user: name, text: "", kind: .join))
+        for await line in standardInputLines() where !line.isEmpty {
+            try await send(ChatMessage(user: name, text: line, kind: .chat))
+        }
+        // page.on_close: the others learn we left; then the hub (and this session) close.
+        try await send(ChatMessage(user: name, text: "", kind: .leave), includingMe: false)
+        // Sends return once the message is queued, and shutdown() neither waits for the broker's
+        // acknowledgements nor runs deliveries still queued for this session: give both a moment.
+        try await Task.sleep(for: .milliseconds(500))
+        readings?.cancel()
+        await hub.shutdown()
+    }
+}
+
+/// Lines of standard input, read on a thread of their own so that the blocking `readLine` never
+/// holds one of Swift concurrency's few threads.
+func standardInputLines() -> AsyncStream<String> {
+    AsyncStream { continuation in
+        Thread {
+            while let line = readLine() { continuation.yield(line) }
+            continuation.finish()
+        }.start()
+    }
+}
+
+/// Writes one line straight to standard output, so that piped output is not held in a buffer.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+// `@main` is not allowed in main.swift. Calling `main()` from an async function makes Swift pick
+// AsyncParsableCommand's `main() async` (at top level it would pick the synchronous one).
+func start() async {
+    await PubSubChat.main()
+}
+await start()
