@@ -35,6 +35,8 @@ public final class MosquittoClient: @unchecked Sendable {
     private let messageSink: AsyncStream<MosquittoMessage>.Continuation
     private let eventSink: AsyncStream<Event>.Continuation
     private let state = Mutex(State())
+    /// Stops and starts the loop thread, one thing at a time (`disconnect` and `restartLoop`).
+    private let lifecycle = DispatchQueue(label: "parley.mosquitto.lifecycle")
 
     private struct Subscription: Sendable {
         var qos: Int32
@@ -65,6 +67,8 @@ public final class MosquittoClient: @unchecked Sendable {
         var subscriptions: [String: Subscription] = [:]
         var isConnected = false
         var loopStarted = false
+        /// Set from a broker's DISCONNECT until the loop thread has been started again.
+        var restarting = false
         var closed = false
     }
 
@@ -168,20 +172,28 @@ public final class MosquittoClient: @unchecked Sendable {
 
     public var isConnected: Bool { state.withLock { $0.isConnected } }
 
-    /// Sends DISCONNECT, stops the network loop and fails whatever still waits.
-    public func disconnect() async {
+    /// Waits (up to `drainTimeout`) for publishes still awaiting their acknowledgement, sends
+    /// DISCONNECT, stops the network loop and fails whatever still waits. Without the wait, a
+    /// message handed over just before would be lost when the socket closes under it.
+    public func disconnect(drainTimeout: Duration = .seconds(3)) async {
         let wasOpen = state.withLock { state -> Bool in
             defer { state.closed = true }
             return !state.closed
         }
         guard wasOpen else { return }
+        let deadline = ContinuousClock.now + drainTimeout
+        while ContinuousClock.now < deadline,
+            state.withLock({ $0.isConnected && !($0.publishWaiters.isEmpty && $0.unawaitedPublishes.isEmpty) })
+        {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         if isV5 {
             mosquitto_disconnect_v5(handle, 0, nil)
         } else {
             mosquitto_disconnect(handle)
         }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async { [self] in
+            lifecycle.async { [self] in
                 mosquitto_loop_stop(handle, false)
                 done.resume()
             }
@@ -366,15 +378,40 @@ public final class MosquittoClient: @unchecked Sendable {
     }
 
     private func didDisconnect(code: Int32) {
-        let waiter = state.withLock { state in
+        let (waiter, restart) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, Bool) in
             defer {
                 state.connectWaiter = nil
                 state.isConnected = false
             }
-            return state.connectWaiter
+            // A lost connection comes with a MOSQ_ERR_* code (below 0x80) and libmosquitto
+            // retries it. A DISCONNECT from the broker (reason 0 or >= 0x80; our own DISCONNECT
+            // also gives 0, but then `closed` is set) makes libmosquitto 2.0 mark the client
+            // disconnected, and its loop thread ends without ever reconnecting. Restart it,
+            // except when another client took the session over (0x8E): reconnecting would
+            // take it back, and so on.
+            let fromBroker = (code == 0 || code >= 0x80) && code != 0x8E
+            let restart = fromBroker && !state.closed && state.loopStarted && state.connectWaiter == nil && !state.restarting
+            if restart { state.restarting = true }
+            return (state.connectWaiter, restart)
         }
         waiter?.resume(throwing: MosquittoError.library(code, "connect to \(configuration.host):\(configuration.port)"))
         eventSink.yield(.disconnected(code: code))
+        if restart { lifecycle.async { [self] in restartLoop() } }
+    }
+
+    /// After a broker's DISCONNECT: joins the loop thread libmosquitto ended, then reconnects
+    /// and starts a new one. If the broker is still away, the attempt fails and the new loop
+    /// retries with the configured back-off; messages queued meanwhile (QoS 1 and 2) are sent
+    /// once connected, and subscriptions are renewed in `didConnect`.
+    private func restartLoop() {
+        mosquitto_loop_stop(handle, false)
+        let proceed = state.withLock { state -> Bool in
+            state.restarting = false
+            return !state.closed
+        }
+        guard proceed else { return }
+        _ = mosquitto_reconnect_async(handle)
+        mosquitto_loop_start(handle)
     }
 
     private func didPublish(mid: Int32, reason: Int32) {
