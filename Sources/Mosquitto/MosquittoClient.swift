@@ -399,19 +399,22 @@ public final class MosquittoClient: @unchecked Sendable {
         if restart { lifecycle.async { [self] in restartLoop() } }
     }
 
-    /// After a broker's DISCONNECT: joins the loop thread libmosquitto ended, then reconnects
-    /// and starts a new one. If the broker is still away, the attempt fails and the new loop
-    /// retries with the configured back-off; messages queued meanwhile (QoS 1 and 2) are sent
-    /// once connected, and subscriptions are renewed in `didConnect`.
-    private func restartLoop() {
-        mosquitto_loop_stop(handle, false)
-        let proceed = state.withLock { state -> Bool in
-            state.restarting = false
-            return !state.closed
+    /// After a broker's DISCONNECT: joins the loop thread libmosquitto ended, reconnects and
+    /// starts a new one. While the broker refuses, retries here with the configured back-off
+    /// (libmosquitto's formula): a loop thread started after a refused attempt never retries by
+    /// itself (with 2.0.11 it stays in its wait for a first connect). Messages queued meanwhile
+    /// (QoS 1 and 2) are sent once connected, and subscriptions are renewed in `didConnect`.
+    private func restartLoop(attempt: Int = 0) {
+        if attempt == 0 { mosquitto_loop_stop(handle, false) }
+        guard !state.withLock({ $0.closed }) else { return }
+        if mosquitto_reconnect_async(handle) == Int32(MOSQ_ERR_SUCCESS.rawValue) {
+            state.withLock { $0.restarting = false }
+            mosquitto_loop_start(handle)
+            return
         }
-        guard proceed else { return }
-        _ = mosquitto_reconnect_async(handle)
-        mosquitto_loop_start(handle)
+        let delays = configuration.reconnectDelay
+        let delay = min(delays.upperBound, delays.lowerBound * (attempt + 1) * (attempt + 1))
+        lifecycle.asyncAfter(deadline: .now() + .seconds(max(delay, 1))) { [self] in restartLoop(attempt: attempt + 1) }
     }
 
     private func didPublish(mid: Int32, reason: Int32) {

@@ -82,13 +82,14 @@ public struct PubSubClient: Sendable {
 
     // MARK: AsyncSequence forms
 
-    /// Messages to everyone, as a sequence; ends when the session closes or the task iterating
-    /// it is cancelled.
+    /// Messages to everyone, as a sequence; ends when the session closes or unsubscribes from
+    /// everyone-messages, when the hub shuts down, or when the task iterating it is cancelled.
     public func messages() async throws -> AsyncStream<PubSubMessage> {
         try await stream(topic: nil)
     }
 
-    /// Messages on `topic` (wildcards allowed), as a sequence.
+    /// Messages on `topic` (wildcards allowed), as a sequence; ends as `messages()` does, or when
+    /// the session unsubscribes from `topic`.
     public func messages(topic: String) async throws -> AsyncStream<PubSubMessage> {
         try await stream(topic: topic)
     }
@@ -97,7 +98,9 @@ public struct PubSubClient: Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: PubSubMessage.self)
         let key = "stream-" + UUID().uuidString
         let handler: PubSubHub.Handler = { continuation.yield($0) }
-        try await hub.addHandler(handler, key: key, session: sessionID, topic: topic)
+        // Without this the sequence would never end once its handler is gone (AsyncStream does
+        // not finish when its continuation is released), leaving its reader waiting forever.
+        try await hub.addHandler(handler, key: key, session: sessionID, topic: topic, onRemove: { continuation.finish() })
         let hub = self.hub
         let session = sessionID
         continuation.onTermination = { _ in try? hub.remove(.handler(key: key), session: session) }

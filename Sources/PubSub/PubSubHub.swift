@@ -9,8 +9,16 @@ import Synchronization
 /// One hub per process owns one libmosquitto connection. Sessions (`PubSubClient`) on the same
 /// hub are served directly; sessions on other hubs, other processes or machines, and any MQTT
 /// client take part through the broker. The hub subscribes with No Local, so its own messages do
-/// not come back, and counts local users per MQTT filter, so it subscribes when the first
-/// session needs a channel and unsubscribes after the last one leaves.
+/// not come back.
+///
+/// The hub holds at most one MQTT subscription, `<prefix>/#` (which also matches the global
+/// channel's topic `<prefix>`), while any of its sessions has a handler, and matches incoming
+/// messages against its sessions' filters itself. One subscription per filter would overlap
+/// (`room/1`, `room/+`, `#`, the global channel under `#`), and brokers answer overlapping
+/// subscriptions either with one copy per subscription (Mosquitto) or with one copy carrying
+/// every matching Subscription Identifier (MQTT 5 §3.3.4, Parley's broker among others), which
+/// libmosquitto 2.0 rejects as a duplicate property, dropping the connection and the message.
+/// With a single subscription every broker sends each message exactly once.
 ///
 /// State lives in one mutex (`state`); critical sections only edit the tables. Handlers run on
 /// each session's own task, fed through its `SessionMailbox`.
@@ -30,6 +38,8 @@ public final class PubSubHub: Sendable {
     struct HandlerEntry: Sendable {
         var key: String
         var handler: Handler
+        /// Runs once the entry is removed (a message stream finishes there).
+        var onRemove: (@Sendable () -> Void)? = nil
     }
 
     struct SessionRecord: Sendable {
@@ -43,7 +53,6 @@ public final class PubSubHub: Sendable {
 
     /// One MQTT filter the hub subscribes to on behalf of its sessions.
     struct FilterRecord: Sendable {
-        var subscriptionIdentifier: UInt32
         var users: Set<String>
         var ready: Task<Void, any Error>
     }
@@ -51,10 +60,11 @@ public final class PubSubHub: Sendable {
     struct HubState: Sendable {
         var sessions: [String: SessionRecord] = [:]
         var filters: [String: FilterRecord] = [:]
-        var filterBySubscriptionIdentifier: [UInt32: String] = [:]
-        var nextSubscriptionIdentifier: UInt32 = 1
         var closed = false
     }
+
+    /// The hub's only MQTT subscription: every topic under the prefix, and the prefix itself.
+    var brokerFilter: String { mapping.globalTopic + "/#" }
 
     /// Connects to `broker` (`mqtt://host:port`, `mqtts://` for TLS, user and password allowed
     /// in the URL). Throws `PubSubError` with the reason if the broker cannot be reached.
@@ -118,7 +128,10 @@ public final class PubSubHub: Sendable {
             return Array(state.sessions.values)
         }
         let task = receiver.withLock { $0 }
-        for session in sessions { session.mailbox.close() }
+        for session in sessions {
+            session.mailbox.close()
+            for (_, entry) in Self.entries(of: session) { entry.onRemove?() }
+        }
         await client.disconnect()
         await task?.value
         for session in sessions { await session.worker.value }
@@ -126,25 +139,27 @@ public final class PubSubHub: Sendable {
 
     // MARK: Subscriptions
 
-    func addHandler(_ handler: @escaping Handler, key: String, session: String, topic: String?) async throws {
+    func addHandler(
+        _ handler: @escaping Handler, key: String, session: String, topic: String?, onRemove: (@Sendable () -> Void)? = nil
+    ) async throws {
         let filter = try topic.map { topic throws(PubSubError) in try mapping.mqttFilter(for: topic) } ?? mapping.globalTopic
         let ready = try state.withLock { state throws(PubSubError) -> Task<Void, any Error> in
             guard !state.closed, var record = state.sessions[session] else {
                 throw PubSubError(.hubClosed, "the PubSub hub or session '\(session)' is closed")
             }
-            let entry = HandlerEntry(key: key, handler: handler)
+            let entry = HandlerEntry(key: key, handler: handler, onRemove: onRemove)
             if topic == nil {
                 Self.upsert(entry, into: &record.global)
             } else {
                 Self.upsert(entry, into: &record.topics[filter, default: []])
             }
             state.sessions[session] = record
-            return acquire(filter, for: session, in: &state)
+            return acquire(brokerFilter, for: session, in: &state)
         }
         do {
             try await ready.value
         } catch {
-            throw PubSubError(.transport, "could not subscribe to '\(filter)': \(error)")
+            throw PubSubError(.transport, "\(error) (needed for '\(filter)')")
         }
     }
 
@@ -164,16 +179,13 @@ public final class PubSubHub: Sendable {
             state.filters[filter] = record
             return record.ready
         }
-        let identifier = state.nextSubscriptionIdentifier
-        state.nextSubscriptionIdentifier += 1
         let client = self.client
         let qos = self.qos
         let ready = Task {
-            try await client.subscribe(filter, qos: qos, options: SubscribeOptions(noLocal: true), subscriptionIdentifier: identifier)
+            try await client.subscribe(filter, qos: qos, options: SubscribeOptions(noLocal: true))
             return
         }
-        state.filters[filter] = FilterRecord(subscriptionIdentifier: identifier, users: [session], ready: ready)
-        state.filterBySubscriptionIdentifier[identifier] = filter
+        state.filters[filter] = FilterRecord(users: [session], ready: ready)
         return ready
     }
 
@@ -188,8 +200,9 @@ public final class PubSubHub: Sendable {
     func remove(_ removal: Removal, session: String) throws {
         let topicFilter: String?
         if case .topic(let topic) = removal { topicFilter = try mapping.mqttFilter(for: topic) } else { topicFilter = nil }
-        let unused = state.withLock { state -> [String] in
-            guard var record = state.sessions[session] else { return [] }
+        let (removed, failure) = state.withLock { state -> ([HandlerEntry], MosquittoError?) in
+            guard var record = state.sessions[session] else { return ([], nil) }
+            let before = Self.entries(of: record)
             switch removal {
             case .global:
                 record.global = []
@@ -206,22 +219,34 @@ public final class PubSubHub: Sendable {
                 record.topics = [:]
             }
             state.sessions[session] = record
-            var needed = Set(record.topics.keys)
-            if !record.global.isEmpty { needed.insert(mapping.globalTopic) }
-            var unused: [String] = []
-            for (filter, var filterRecord) in state.filters where filterRecord.users.contains(session) && !needed.contains(filter) {
-                filterRecord.users.remove(session)
-                if filterRecord.users.isEmpty {
-                    state.filters[filter] = nil
-                    state.filterBySubscriptionIdentifier[filterRecord.subscriptionIdentifier] = nil
-                    unused.append(filter)
-                } else {
-                    state.filters[filter] = filterRecord
-                }
+            let after = Set(Self.entries(of: record).map { "\($0.channel ?? "")\u{0}\($0.entry.key)" })
+            let removed = before.filter { !after.contains("\($0.channel ?? "")\u{0}\($0.entry.key)") }.map(\.entry)
+            let stillSubscribed = !record.global.isEmpty || !record.topics.isEmpty
+            guard !stillSubscribed, var filterRecord = state.filters[brokerFilter], filterRecord.users.contains(session) else {
+                return (removed, nil)
             }
-            return unused
+            filterRecord.users.remove(session)
+            guard filterRecord.users.isEmpty else {
+                state.filters[brokerFilter] = filterRecord
+                return (removed, nil)
+            }
+            state.filters[brokerFilter] = nil
+            // Unsubscribing under the lock keeps the UNSUBSCRIBE ahead of the SUBSCRIBE of a
+            // session that subscribes right after; libmosquitto only queues the packet.
+            do throws(MosquittoError) {
+                try client.unsubscribe(brokerFilter)
+                return (removed, nil)
+            } catch {
+                return (removed, error)
+            }
         }
-        for filter in unused { try client.unsubscribe(filter) }
+        for entry in removed { entry.onRemove?() }
+        if let failure { throw PubSubError(.transport, "could not unsubscribe from '\(brokerFilter)': \(failure)") }
+    }
+
+    /// Every handler of a session with its channel (nil for global, else the MQTT filter).
+    private static func entries(of record: SessionRecord) -> [(channel: String?, entry: HandlerEntry)] {
+        record.global.map { (nil, $0) } + record.topics.flatMap { filter, entries in entries.map { (filter, $0) } }
     }
 
     /// Ends a session: its subscriptions go, its queue finishes after what is already in it.
@@ -271,7 +296,7 @@ public final class PubSubHub: Sendable {
 
     // MARK: Receiving
 
-    /// Routes messages from the broker to the sessions whose subscriptions they matched.
+    /// Routes messages from the broker to the sessions whose subscriptions they match.
     private func receive() async {
         for await incoming in client.messages {
             let properties = incoming.properties
@@ -281,27 +306,10 @@ public final class PubSubHub: Sendable {
             let topic = isGlobal ? nil : mapping.topic(forMQTTTopic: incoming.topic)
             guard isGlobal || topic != nil else { continue }
             let message = PubSubMessage(topic: topic, payload: incoming.payload, sender: properties.userProperty(PubSubWireFormat.sender))
-            let targets = state.withLock { state -> [(SessionMailbox, SessionMailbox.Channel)] in
-                // Subscription identifiers say exactly which filters matched, so a broker that
-                // sends one copy per overlapping subscription does not cause double delivery.
-                let filters = properties.subscriptionIdentifiers.compactMap { state.filterBySubscriptionIdentifier[$0] }
-                guard !filters.isEmpty else {
-                    return Self.localTargets(in: state, mqttTopic: incoming.topic, isGlobal: isGlobal, excluding: nil)
-                }
-                var targets: [(SessionMailbox, SessionMailbox.Channel)] = []
-                for filter in filters {
-                    let isGlobalFilter = filter == mapping.globalTopic
-                    guard isGlobalFilter == isGlobal, let users = state.filters[filter]?.users else { continue }
-                    for user in users {
-                        guard let record = state.sessions[user] else { continue }
-                        if isGlobal {
-                            if !record.global.isEmpty { targets.append((record.mailbox, .global)) }
-                        } else if record.topics[filter] != nil {
-                            targets.append((record.mailbox, .topic(filter: filter)))
-                        }
-                    }
-                }
-                return targets
+            // The hub's one subscription brings each message once, whichever broker; the
+            // sessions' filters are matched here, one delivery per matching subscription.
+            let targets = state.withLock { state in
+                Self.localTargets(in: state, mqttTopic: incoming.topic, isGlobal: isGlobal, excluding: nil)
             }
             for (mailbox, channel) in targets { mailbox.enqueue(.init(channel: channel, message: message)) }
         }

@@ -60,20 +60,26 @@ public struct PubSubTopicMapping: Sendable, Hashable {
         return mqttTopic
     }
 
-    private static func needsEncoding(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: "%") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "#") || byte < 0x20 || byte == 0x7F
+    /// Characters MQTT clients refuse in topics (MQTT 5 §1.5.4: U+0000–U+001F, U+007F–U+009F
+    /// and noncharacters; libmosquitto rejects them), those that mean something to MQTT (`+`,
+    /// `#`), and `%` itself.
+    private static func needsEncoding(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x25, 0x2B, 0x23, 0x00...0x1F, 0x7F...0x9F, 0xFDD0...0xFDEF: true
+        default: scalar.value & 0xFFFE == 0xFFFE
+        }
     }
 
     static func encode(_ text: Substring) -> String {
-        guard text.utf8.contains(where: needsEncoding) else { return String(text) }
+        guard text.unicodeScalars.contains(where: needsEncoding) else { return String(text) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count + 6)
         let hex = Array("0123456789ABCDEF".utf8)
-        for byte in text.utf8 {
-            if needsEncoding(byte) {
-                bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+        for scalar in text.unicodeScalars {
+            if needsEncoding(scalar) {
+                for byte in String(scalar).utf8 { bytes += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]] }
             } else {
-                bytes.append(byte)
+                bytes += String(scalar).utf8
             }
         }
         return String(decoding: bytes, as: UTF8.self)
