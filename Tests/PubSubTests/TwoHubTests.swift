@@ -35,6 +35,20 @@ struct TwoHubTests {
     }
 
     @Test(arguments: BrokerKind.allCases)
+    func messagesSentJustBeforeShutdownStillReachOtherHubs(_ kind: BrokerKind) async throws {
+        try await withCluster(kind, hubs: 1) { cluster in
+            let inbox = Inbox<Received>()
+            try await cluster.session("listener", hub: 0).record(into: inbox)
+            let leaving = try await PubSubHub(broker: cluster.broker.url, prefix: cluster.prefix, logger: quietLogger)
+            let page = leaving.session(id: "leaving")
+            for index in 0..<50 { try await page.sendAll("last \(index)") }
+            await leaving.shutdown()
+            #expect(await inbox.wait(session: "listener", text: "last 49"))
+            #expect(inbox.texts(session: "listener") == (0..<50).map { "last \($0)" })
+        }
+    }
+
+    @Test(arguments: BrokerKind.allCases)
     func aSessionGetsOneMessagePerMatchingSubscriptionAndNoDuplicates(_ kind: BrokerKind) async throws {
         try await withCluster(kind) { cluster in
             let inbox = Inbox<Received>()

@@ -90,8 +90,8 @@ struct PubSubChat: AsyncParsableCommand {
         }
         // page.on_close: the others learn we left; then the hub (and this session) close.
         try await send(ChatMessage(user: name, text: "", kind: .leave), includingMe: false)
-        // Sends return once the message is queued, and shutdown() neither waits for the broker's
-        // acknowledgements nor runs deliveries still queued for this session: give both a moment.
+        // shutdown() waits for the broker's acknowledgements but drops deliveries still queued for
+        // this session (our own echo of the last line): give those a moment to print.
         try await Task.sleep(for: .milliseconds(500))
         readings?.cancel()
         await hub.shutdown()
