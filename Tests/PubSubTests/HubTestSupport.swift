@@ -24,6 +24,9 @@ struct EmbeddedBroker {
         var configuration = BrokerConfiguration()
         configuration.listeners = [ListenerConfiguration(port: port, host: "127.0.0.1")]
         configuration.sysInterval = 0
+        // These tests count every message; the broker's default drop-newest queue limit (1,000,
+        // as Mosquitto's) is a broker policy tested elsewhere, so lift it here as for Mosquitto.
+        configuration.maxQueuedMessages = 0
         let broker = Broker(configuration: configuration, logger: Logger(label: "test-broker"))
         try prepare(broker)
         try await broker.start()
@@ -251,7 +254,7 @@ final class MosquittoProcess: Sendable {
             let port = try requested ?? freePort()
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pubsub-mosquitto-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let configuration = (["listener \(port) 127.0.0.1", "allow_anonymous true"] + extraConfiguration).joined(separator: "\n") + "\n"
+            let configuration = (["listener \(port) 127.0.0.1", "allow_anonymous true", "max_queued_messages 0"] + extraConfiguration).joined(separator: "\n") + "\n"
             let configurationFile = directory.appendingPathComponent("mosquitto.conf").path
             try configuration.write(toFile: configurationFile, atomically: true, encoding: .utf8)
             let child = try ChildProcess(
