@@ -67,7 +67,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "PubSubChat",
-            dependencies: ["PubSub", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "PubSub", "MQTTBroker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "examples/PubSubChat"
         ),
         .executableTarget(

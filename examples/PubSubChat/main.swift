@@ -2,8 +2,8 @@
 // "page session": it announces itself, sends every line typed on stdin to everyone, prints what
 // everyone says, and says goodbye on end of input (Ctrl-D).
 //
-//   swift run parley serve -p 1883 --host 127.0.0.1        # or any MQTT 5 broker
-//   swift run PubSubChat --name alice
+//   swift run PubSubChat --name alice                     # starts an embedded broker if none runs
+//   swift run parley serve -p 1883 --host 127.0.0.1        # or any MQTT 5 broker, then --broker
 //   swift run PubSubChat --name bob --room lobby          # only people in room "lobby"
 //   swift run PubSubChat --name carol --sensors           # also shows sensors/+/temp readings
 //
@@ -11,6 +11,8 @@
 // (or `parley/rooms/<room>`), so mosquitto_sub/mosquitto_pub can watch and join the chat.
 import ArgumentParser
 import Foundation
+import Logging
+import MQTTBroker
 import PubSub
 
 /// What Flet's tutorial calls `Message(user_name, text, message_type)`.
@@ -34,13 +36,32 @@ struct ChatMessage: Codable, Sendable {
 }
 
 struct PubSubChat: AsyncParsableCommand {
+    /// The hub, and the broker started in-process when no broker was named and none answered.
+    func connect() async throws -> (PubSubHub, Broker?) {
+        if let broker { return (try await PubSubHub(broker: broker, prefix: "parley"), nil) }
+        do {
+            return (try await PubSubHub(broker: "mqtt://127.0.0.1:1883", prefix: "parley"), nil)
+        } catch let error as PubSubError where error.kind == .connectionFailed {
+            var configuration = BrokerConfiguration()
+            configuration.listeners = [ListenerConfiguration(port: 1883, host: "127.0.0.1")]
+            var logger = Logger(label: "parley")
+            logger.logLevel = .warning
+            let embedded = Broker(configuration: configuration, logger: logger)
+            try await embedded.start()
+            say("(started an embedded Parley broker on 127.0.0.1:1883)")
+            return (try await PubSubHub(broker: "mqtt://127.0.0.1:1883", prefix: "parley"), embedded)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "PubSubChat",
         abstract: "A terminal chat over Parley PubSub (Flet's chat tutorial).",
         discussion: "Type a line and press return to send it; end input (Ctrl-D) to leave.")
 
-    @Option(help: "Broker URL: mqtt://host:port, mqtts://host:port, user:password@ allowed.")
-    var broker = "mqtt://127.0.0.1:1883"
+    @Option(help: ArgumentHelp(
+        "Broker URL: mqtt://host:port, mqtts://host:port, user:password@ allowed.",
+        discussion: "Without it the chat uses 127.0.0.1:1883, starting an embedded Parley broker there if none answers."))
+    var broker: String?
 
     @Option(help: "Your name in the chat.")
     var name: String
@@ -52,7 +73,7 @@ struct PubSubChat: AsyncParsableCommand {
     var sensors = false
 
     func run() async throws {
-        let hub = try await PubSubHub(broker: broker, prefix: "parley")
+        let (hub, embedded) = try await connect()
         // One session per program, as Flet has one per browser page.
         let session = hub.session(id: name)
         let topic = room.map { "rooms/\($0)" }
@@ -95,6 +116,7 @@ struct PubSubChat: AsyncParsableCommand {
         try await Task.sleep(for: .milliseconds(500))
         readings?.cancel()
         await hub.shutdown()
+        try await embedded?.shutdown()
     }
 }
 
