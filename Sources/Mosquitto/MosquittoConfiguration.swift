@@ -7,22 +7,8 @@ public struct MosquittoConfiguration: Sendable {
         case v5
     }
 
-    /// A will the broker publishes if the client disappears.
-    public struct Will: Sendable {
-        public var topic: String
-        public var payload: Data
-        public var qos: Int
-        public var retain: Bool
-        public var properties: MosquittoProperties
-
-        public init(topic: String, payload: Data, qos: Int = 0, retain: Bool = false, properties: MosquittoProperties = .init()) {
-            self.topic = topic
-            self.payload = payload
-            self.qos = qos
-            self.retain = retain
-            self.properties = properties
-        }
-    }
+    /// A will the broker publishes if the client disappears: a message like any other.
+    public typealias Will = MosquittoMessage
 
     /// Certificate files for TLS, as Mosquitto's `--cafile`, `--cert`, `--key`.
     public struct TLS: Sendable {
