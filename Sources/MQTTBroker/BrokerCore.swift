@@ -104,7 +104,14 @@ final class BrokerCore: Sendable {
     }
 
     func reportDrop(_ message: ApplicationMessage, for clientIdentifier: String, reason: DropReason) {
-        if reason != .offlineQoS0 { statistics.publishDropped.add(1, ordering: .relaxed) }
+        if reason != .offlineQoS0 {
+            let dropped = statistics.publishDropped.add(1, ordering: .relaxed).newValue
+            // Like Mosquitto's "Outgoing messages are being dropped", but rate-limited: the first
+            // drop and every thousandth after it.
+            if dropped == 1 || dropped % 1000 == 0 {
+                logger.warning("dropping outgoing messages (\(dropped) so far); latest for \(clientIdentifier): \(reason)")
+            }
+        }
         for observer in hooks.observers { observer.messageDropped(message, for: clientIdentifier, reason: reason) }
     }
 
