@@ -4,12 +4,10 @@ import NIOCore
 /// other event loops can find the loop to hop to. The handler itself is only touched on that loop.
 final class ConnectionContext: Sendable {
     let eventLoop: any EventLoop
-    let channel: any Channel
     private let handler: NIOLoopBound<ConnectionHandler>
 
     init(handler: ConnectionHandler, channel: any Channel) {
         self.eventLoop = channel.eventLoop
-        self.channel = channel
         self.handler = NIOLoopBound(handler, eventLoop: channel.eventLoop)
     }
 

@@ -128,7 +128,10 @@ extension ConnectionHandler {
                 core.reportDrop(delivery.message, for: client?.clientIdentifier ?? "", reason: .slowConsumer)
                 return
             }
-            guard MQTTPacket.publish(packet).encodedSize(version: version) <= clientMaximumPacketSize else {
+            // Sizing a packet costs a pass over its properties: only pay it when the client set a limit.
+            if clientMaximumPacketSize < MQTTLimits.maximumPacketSize,
+                MQTTPacket.publish(packet).encodedSize(version: version) > clientMaximumPacketSize
+            {
                 if let identifier { session?.withState { $0.abandon(identifier) } }
                 core.reportDrop(delivery.message, for: client?.clientIdentifier ?? "", reason: .packetTooLarge)
                 return

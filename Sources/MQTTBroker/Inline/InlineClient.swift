@@ -49,7 +49,7 @@ public struct InlineClient: Sendable {
         try TopicValidation.validateTopicFilter(filter)
         let limit = core.configuration.maxQueuedMessages == 0 ? 1000 : core.configuration.maxQueuedMessages
         let (stream, continuation) = AsyncStream.makeStream(of: InlineMessage.self, bufferingPolicy: .bufferingOldest(limit))
-        let subscriber = InlineSubscriber(continuation: continuation, core: core, filter: filter)
+        let subscriber = InlineSubscriber(continuation: continuation, core: core)
         let options = SubscriptionOptions(qos: qos)
         core.router.subscribe(.inline(subscriber), filter: filter, options: options, subscriptionIdentifier: nil)
         let core = self.core

@@ -9,12 +9,10 @@ import NIOCore
 final class InlineSubscriber: Sendable {
     let continuation: AsyncStream<InlineMessage>.Continuation
     let core: BrokerCore
-    let filter: String
 
-    init(continuation: AsyncStream<InlineMessage>.Continuation, core: BrokerCore, filter: String) {
+    init(continuation: AsyncStream<InlineMessage>.Continuation, core: BrokerCore) {
         self.continuation = continuation
         self.core = core
-        self.filter = filter
     }
 
     func receive(_ delivery: Delivery, now: NIODeadline) {

@@ -32,10 +32,6 @@ final class SessionRegistry: Sendable {
         }
     }
 
-    func session(for clientIdentifier: String) -> Session? {
-        sessions.withLock { $0[clientIdentifier] }
-    }
-
     var count: Int { sessions.withLock { $0.count } }
 
     var all: [Session] { sessions.withLock { Array($0.values) } }
