@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MQTTBroker", targets: ["MQTTBroker"]),
         .library(name: "Mosquitto", targets: ["Mosquitto"]),
         .library(name: "PubSub", targets: ["PubSub"]),
+        .library(name: "ChatService", targets: ["ChatService"]),
         .executable(name: "parley", targets: ["parley"]),
     ],
     dependencies: [
@@ -17,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
     ],
     targets: [
         .target(
@@ -51,10 +54,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "ChatService",
+            dependencies: [
+                "PubSub",
+                "Mosquitto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources")]
+        ),
         .executableTarget(
             name: "parley",
             dependencies: [
                 "MQTTBroker",
+                "ChatService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -98,6 +114,15 @@ let package = Package(
         .testTarget(
             name: "PubSubTests",
             dependencies: ["PubSub", "Mosquitto", "MQTTBroker"]
+        ),
+        .testTarget(
+            name: "ChatServiceTests",
+            dependencies: [
+                "ChatService", "PubSub", "MQTTBroker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

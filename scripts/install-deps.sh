@@ -14,6 +14,9 @@ want pkg-config
 if [ "$mode" = test ]; then
   want mosquitto
   want mosquitto-clients
+  # The chat page's browser tests drive Debian's headless Chromium through Selenium.
+  want chromium
+  want chromium-driver
 fi
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
@@ -24,7 +27,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ "$mode" = test ]; then
-  if ! python3 -c 'import paho.mqtt, pytest' 2>/dev/null; then
+  if ! python3 -c 'import paho.mqtt, pytest, selenium, websocket; websocket.create_connection' 2>/dev/null; then
     echo "installing Python test packages"
     python3 -m pip install -q -r Tests/Integration/requirements.txt \
       || python3 -m pip install -q --break-system-packages -r Tests/Integration/requirements.txt

@@ -131,6 +131,13 @@ public struct PubSubClient: Sendable {
         try hub.send(message, topic: topic, from: sessionID, includeSender: false)
     }
 
+    /// Sends on `topic` with MQTT 5 user properties for receivers that want structured fields
+    /// beside a readable payload (`PubSubMessage.userProperties`); names starting with
+    /// `pubsub-` are PubSub's own and are left out.
+    public func sendAllOnTopic(_ topic: String, _ message: Data, userProperties: [String: String]) async throws {
+        try hub.send(message, topic: topic, from: sessionID, includeSender: true, userProperties: userProperties)
+    }
+
     public func sendAll<Message: Encodable>(_ message: Message) async throws { try await sendAll(Self.json(message)) }
     public func sendAllOnTopic<Message: Encodable>(_ topic: String, _ message: Message) async throws {
         try await sendAllOnTopic(topic, Self.json(message))
@@ -156,6 +163,11 @@ public struct PubSubClient: Sendable {
     public func unsubscribeTopic(_ topic: String) async throws { try hub.remove(.topic(topic), session: sessionID) }
     /// Removes every handler of this session.
     public func unsubscribeAll() async throws { try hub.remove(.everything, session: sessionID) }
+
+    /// Waits until this session's handlers have run for every message that reached it so far:
+    /// a barrier, for code that must know a message already handed to the session is handled
+    /// (a history kept by one session, read when another subscribes).
+    public func settle() async { await hub.settle(session: sessionID) }
 
     /// Ends the session (as a closed page does): `unsubscribeAll`, then its queue stops.
     public func close() async throws { try hub.close(session: sessionID) }

@@ -89,7 +89,9 @@ public final class PubSubHub: Sendable {
         receiver.withLock { $0 = task }
     }
 
-    static func configuration(for broker: String) throws(PubSubError) -> MosquittoConfiguration {
+    /// The libmosquitto settings a broker URL stands for; other MQTT connections of a program
+    /// (a chat's presence client, say) reach the same broker with them.
+    public static func configuration(for broker: String) throws(PubSubError) -> MosquittoConfiguration {
         guard let url = URL(string: broker), let scheme = url.scheme?.lowercased(), let host = url.host, !host.isEmpty else {
             throw PubSubError(.invalidBrokerURL, "'\(broker)' is not a broker URL like mqtt://127.0.0.1:1883")
         }
@@ -118,6 +120,12 @@ public final class PubSubHub: Sendable {
             }
         }
         return PubSubClient(hub: self, sessionID: id)
+    }
+
+    /// Waits until `session`'s handlers have run for every message delivered to it so far.
+    func settle(session: String) async {
+        let mailbox = state.withLock { $0.sessions[session]?.mailbox }
+        await mailbox?.settle()
     }
 
     /// Closes every session, disconnects and stops delivering.
@@ -259,16 +267,20 @@ public final class PubSubHub: Sendable {
     // MARK: Sending
 
     /// Delivers to this hub's sessions, then hands the message to libmosquitto once.
-    func send(_ payload: Data, topic: String?, from session: String, includeSender: Bool) throws {
+    func send(
+        _ payload: Data, topic: String?, from session: String, includeSender: Bool, userProperties: [String: String] = [:]
+    ) throws {
         let mqttTopic = try topic.map { topic throws(PubSubError) in try mapping.mqttTopic(for: topic) } ?? mapping.globalTopic
-        let message = PubSubMessage(topic: topic, payload: payload, sender: session)
+        let application = userProperties.filter { !PubSubWireFormat.isOwn($0.key) }
+        let message = PubSubMessage(topic: topic, payload: payload, sender: session, userProperties: application)
         let targets = try state.withLock { state throws(PubSubError) -> [(SessionMailbox, SessionMailbox.Channel)] in
             guard !state.closed else { throw PubSubError(.hubClosed, "the PubSub hub is closed") }
             return Self.localTargets(
                 in: state, mqttTopic: mqttTopic, isGlobal: topic == nil, excluding: includeSender ? nil : session)
         }
         for (mailbox, channel) in targets { mailbox.enqueue(.init(channel: channel, message: message)) }
-        let properties = PubSubWireFormat.properties(origin: hubIdentifier, sender: session, messageIdentifier: UUID().uuidString)
+        let properties = PubSubWireFormat.properties(
+            origin: hubIdentifier, sender: session, messageIdentifier: message.id, extra: application)
         do {
             try client.send(mqttTopic, payload: payload, qos: qos, properties: properties)
         } catch {
@@ -305,7 +317,10 @@ public final class PubSubHub: Sendable {
             let isGlobal = incoming.topic == mapping.globalTopic
             let topic = isGlobal ? nil : mapping.topic(forMQTTTopic: incoming.topic)
             guard isGlobal || topic != nil else { continue }
-            let message = PubSubMessage(topic: topic, payload: incoming.payload, sender: properties.userProperty(PubSubWireFormat.sender))
+            let message = PubSubMessage(
+                topic: topic, payload: incoming.payload, sender: properties.userProperty(PubSubWireFormat.sender),
+                id: properties.userProperty(PubSubWireFormat.messageIdentifier) ?? UUID().uuidString,
+                userProperties: PubSubWireFormat.applicationProperties(of: properties))
             // The hub's one subscription brings each message once, whichever broker; the
             // sessions' filters are matched here, one delivery per matching subscription.
             let targets = state.withLock { state in
@@ -318,7 +333,14 @@ public final class PubSubHub: Sendable {
     /// Runs one session's handlers for each delivery, in order. Handlers are looked up when the
     /// delivery runs, so a handler removed meanwhile is not called.
     private func drain(_ mailbox: SessionMailbox, session: String) async {
-        for await delivery in mailbox.deliveries {
+        for await item in mailbox.items {
+            let delivery: SessionMailbox.Delivery
+            switch item {
+            case .delivery(let next): delivery = next
+            case .barrier(let waiter):
+                waiter.resume()
+                continue
+            }
             let handlers = state.withLock { state -> [HandlerEntry] in
                 guard let record = state.sessions[session] else { return [] }
                 switch delivery.channel {

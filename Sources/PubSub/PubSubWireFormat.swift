@@ -10,11 +10,28 @@ enum PubSubWireFormat {
     /// A unique id per message, for tracing across processes.
     static let messageIdentifier = "pubsub-id"
 
-    static func properties(origin: String, sender: String, messageIdentifier: String) -> MosquittoProperties {
-        MosquittoProperties(userProperties: [
+    static func properties(
+        origin: String, sender: String, messageIdentifier: String, extra: [String: String] = [:]
+    ) -> MosquittoProperties {
+        let own = [
             MosquittoUserProperty(Self.origin, origin),
             MosquittoUserProperty(Self.sender, sender),
             MosquittoUserProperty(Self.messageIdentifier, messageIdentifier),
-        ])
+        ]
+        let application = extra.sorted { $0.key < $1.key }
+            .filter { !isOwn($0.key) }
+            .map { MosquittoUserProperty($0.key, $0.value) }
+        return MosquittoProperties(userProperties: application + own)
+    }
+
+    static func isOwn(_ name: String) -> Bool { name.hasPrefix("pubsub-") }
+
+    /// The application's user properties of a received message (PubSub's own left out).
+    static func applicationProperties(of properties: MosquittoProperties) -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in properties.userProperties where !isOwn(pair.name) && result[pair.name] == nil {
+            result[pair.name] = pair.value
+        }
+        return result
     }
 }

@@ -15,15 +15,29 @@ final class SessionMailbox: Sendable {
         var message: PubSubMessage
     }
 
-    private let continuation: AsyncStream<Delivery>.Continuation
-    let deliveries: AsyncStream<Delivery>
+    enum Item: Sendable {
+        case delivery(Delivery)
+        /// Reached once everything queued before it has been handled.
+        case barrier(CheckedContinuation<Void, Never>)
+    }
+
+    private let continuation: AsyncStream<Item>.Continuation
+    let items: AsyncStream<Item>
 
     init() {
-        (deliveries, continuation) = AsyncStream.makeStream(of: Delivery.self)
+        (items, continuation) = AsyncStream.makeStream(of: Item.self)
     }
 
     func enqueue(_ delivery: Delivery) {
-        continuation.yield(delivery)
+        continuation.yield(.delivery(delivery))
+    }
+
+    /// Waits until the session's task has handled everything queued so far (returns at once if
+    /// the mailbox is closed).
+    func settle() async {
+        await withCheckedContinuation { waiter in
+            if case .terminated = continuation.yield(.barrier(waiter)) { waiter.resume() }
+        }
     }
 
     func close() {

@@ -1,16 +1,20 @@
 import ArgumentParser
+import ChatService
 import Foundation
 import Logging
 import MQTTBroker
 import ServiceLifecycle
 
-/// `parley serve`: runs the broker until SIGINT or SIGTERM, with Mosquitto's command-line habits.
+/// `parley serve`: runs the broker, and the chat beside it, until SIGINT or SIGTERM, with
+/// Mosquitto's command-line habits.
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the broker (the default command).",
+        abstract: "Run the broker and the chat (the default command).",
         discussion: """
             Without -c, Parley listens on 0.0.0.0:1883 and allows anonymous clients. With -c, the \
-            file is read like mosquitto.conf; -p and --host then replace its default listener.
+            file is read like mosquitto.conf; -p and --host then replace its default listener. The \
+            chat page is served on port 8080 (or the file's http_listener) and talks to this \
+            broker over MQTT, topics chat/ROOM.
             """
     )
 
@@ -26,12 +30,25 @@ struct Serve: AsyncParsableCommand {
         "Bind the -p listener to ADDR instead of all interfaces.", valueName: "ADDR"))
     var host: String?
 
+    @Option(name: .customLong("http-port"), help: ArgumentHelp(
+        "Serve the chat page on PORT (default 8080, or the file's http_listener).", valueName: "PORT"))
+    var httpPort: Int?
+
+    @Option(name: .customLong("http-host"), help: ArgumentHelp(
+        "Bind the chat's HTTP server to ADDR instead of all interfaces.", valueName: "ADDR"))
+    var httpHost: String?
+
+    @Flag(name: .customLong("no-chat"), help: "Run only the broker.")
+    var noChat = false
+
     @Flag(name: [.customShort("v"), .customLong("verbose")], help: "Log everything, as Mosquitto's -v does (log_type all).")
     var verbose = false
 
     func validate() throws {
         if let port, !(1...65535).contains(port) { throw ValidationError("port \(port) is outside 1...65535") }
+        if let httpPort, !(1...65535).contains(httpPort) { throw ValidationError("HTTP port \(httpPort) is outside 1...65535") }
         if host != nil && port == nil { throw ValidationError("--host needs -p PORT") }
+        if noChat && (httpPort != nil || httpHost != nil) { throw ValidationError("--no-chat cannot be used with --http-port or --http-host") }
     }
 
     func run() async throws {
@@ -50,9 +67,18 @@ struct Serve: AsyncParsableCommand {
         let logger = ParleyLogging.bootstrap(configuration)
         for warning in warnings { logger.warning("\(warning)") }
         let broker = Broker(configuration: configuration, logger: logger)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
+        if !noChat {
+            // Listed after the broker, so it stops first and its pages say goodbye over MQTT.
+            let http = configuration.httpListener
+            let chat = ChatServer(
+                broker: Self.brokerURL(for: configuration), host: httpHost ?? http.host ?? "0.0.0.0",
+                port: httpPort ?? http.port, logger: logger)
+            services.append(.init(service: chat))
+        }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: broker)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         do {
@@ -61,5 +87,19 @@ struct Serve: AsyncParsableCommand {
             logger.critical("\(error)")
             throw ExitCode(1)
         }
+    }
+
+    /// How the chat reaches the broker in the same process: over MQTT on its first listener,
+    /// like any client (PubSub never links the broker).
+    static func brokerURL(for configuration: BrokerConfiguration) -> String {
+        let listener = configuration.listeners.first ?? ListenerConfiguration(port: BrokerConfiguration.defaultPort, host: nil)
+        let host: String
+        switch listener.host {
+        case nil, "0.0.0.0", "": host = "127.0.0.1"
+        case "::": host = "[::1]"
+        case let address? where address.contains(":"): host = "[\(address)]"
+        case let address?: host = address
+        }
+        return "mqtt://\(host):\(listener.port)"
     }
 }

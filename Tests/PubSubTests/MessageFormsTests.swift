@@ -49,7 +49,7 @@ struct MessageFormsTests {
             for reader in globalReaders {
                 #expect(await reader.inbox.wait(for: 5))
                 let expected: [PubSubMessage] = (0..<5).map { PubSubMessage(topic: nil, payload: Data("global \($0)".utf8), sender: "alice") }
-                #expect(reader.inbox.all == expected)
+                #expect(reader.inbox.all.map(\.content) == expected.map(\.content))
             }
             for reader in topicReaders {
                 #expect(await reader.inbox.wait(for: 2))
@@ -57,8 +57,27 @@ struct MessageFormsTests {
                     PubSubMessage(topic: "room/1", payload: Data("in room 1".utf8), sender: "alice"),
                     PubSubMessage(topic: "room/2", payload: Data([0, 1, 2]), sender: "alice"),
                 ]
-                #expect(reader.inbox.all == expected)
+                #expect(reader.inbox.all.map(\.content) == expected.map(\.content))
             }
+        }
+    }
+
+    @Test(arguments: BrokerKind.allCases)
+    func userPropertiesAndTheMessageIDReachEveryHub(_ kind: BrokerKind) async throws {
+        try await withCluster(kind) { cluster in
+            let local = StreamReader(try await cluster.session("near", hub: 0).messages(topic: "room/#"))
+            let remote = StreamReader(try await cluster.session("far", hub: 1).messages(topic: "room/#"))
+            let properties = ["chat-user": "alice", "chat-type": "chat", "pubsub-sender": "forged"]
+            try await cluster.session("alice", hub: 0).sendAllOnTopic("room/1", Data("alice: hi".utf8), userProperties: properties)
+
+            #expect(await local.inbox.wait(for: 1))
+            #expect(await remote.inbox.wait(for: 1))
+            let near = try #require(local.inbox.all.first)
+            let far = try #require(remote.inbox.all.first)
+            #expect(near.id == far.id)
+            #expect(near.sender == "alice" && far.sender == "alice")
+            #expect(near.userProperties == ["chat-user": "alice", "chat-type": "chat"])
+            #expect(far.userProperties == near.userProperties)
         }
     }
 
@@ -200,4 +219,9 @@ struct MessageFormsTests {
             #expect(onTopics.filter { $0 == ["bin": Data()] }.count == 2)
         }
     }
+}
+
+extension PubSubMessage {
+    /// What a sender controls; the id is unique per message.
+    fileprivate var content: [String?] { [topic, payload.base64EncodedString(), sender] }
 }

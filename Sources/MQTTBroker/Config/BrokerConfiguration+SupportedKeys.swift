@@ -72,6 +72,19 @@ extension BrokerConfiguration {
             try state.claimSingleUse(line)
             state.withLegacyDefaultListener(line) { $0.host = address }
         },
+        ConfigurationKey(
+            "http_listener", default: "8080",
+            "Parley only: `http_listener PORT [ADDRESS]` serves the chat page there (all interfaces without an address)."
+        ) { state, line throws(ConfigurationError) in
+            let expected = "a port number between 1 and 65535, optionally followed by an address"
+            let words = Array(line.argumentsBeforeComment)
+            guard let portWord = words.first else { throw line.missingValue(expected: expected) }
+            guard words.count <= 2, let port = Int(portWord), ListenerConfiguration.validPorts.contains(port) else {
+                throw line.invalidValue(expected: expected, got: words.joined(separator: " "))
+            }
+            try state.claimSingleUse(line)
+            state.configuration.httpListener = HTTPListenerConfiguration(port: port, host: words.count == 2 ? words[1] : nil)
+        },
     ]
 
     // MARK: - Security

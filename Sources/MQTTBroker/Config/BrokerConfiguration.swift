@@ -86,6 +86,10 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// Mosquitto's `user` (drop privileges). Stored, but Parley ignores it (warning).
     public var user: String?
 
+    /// Where `parley` serves its chat page (`http_listener PORT [ADDRESS]`). The broker
+    /// itself never reads it; it lives here so one file configures the whole process.
+    public var httpListener: HTTPListenerConfiguration
+
     // MARK: - Constants
 
     /// The port of the default listener.
@@ -122,6 +126,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         logDestinations = [.stderr]
         persistence = false
         user = nil
+        httpListener = HTTPListenerConfiguration()
     }
 
     /// The values a configuration file starts from before its lines are applied:

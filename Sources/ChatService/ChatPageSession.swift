@@ -1,0 +1,192 @@
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import PubSub
+
+/// One browser tab: a Flet-style page session with its own PubSub session.
+///
+/// Everything that reaches the page — replies to its commands, room messages from PubSub,
+/// online lists — goes through one input stream, handled in order by the task serving the
+/// WebSocket. So a joiner's history is written before any live message, and a live message
+/// already in that history is not shown twice, without locks. The session's state is owned by
+/// that task alone.
+final class ChatPageSession {
+    enum Input: Sendable {
+        case frame(String)
+        case binaryFrame
+        case incoming(PubSubMessage)
+        case event(ChatEvent)
+    }
+
+    let id = UUID().uuidString
+    private let service: ChatService
+    private let pubsub: PubSubClient
+    private let inputs: AsyncStream<Input>
+    private let sink: AsyncStream<Input>.Continuation
+    private var name: String?
+    private var room: String?
+    /// Ids of the history last sent; the same messages arriving live are skipped.
+    private var shown: Set<String> = []
+    private var limiter: RateLimiter
+    private var logger: Logger
+
+    init(service: ChatService) {
+        self.service = service
+        pubsub = service.hub.session(id: id)
+        (inputs, sink) = AsyncStream.makeStream(
+            of: Input.self, bufferingPolicy: .bufferingOldest(service.configuration.sessionBufferLimit))
+        limiter = RateLimiter(burst: service.configuration.messageBurst, perSecond: service.configuration.messagesPerSecond)
+        logger = service.logger
+        logger[metadataKey: "page"] = "\(id.prefix(8))"
+    }
+
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let sink = self.sink
+        let maximumFrameSize = service.configuration.maximumFrameSize
+        let logger = self.logger
+        let reader = Task {
+            do {
+                for try await message in inbound.messages(maxSize: maximumFrameSize) {
+                    switch message {
+                    case .text(let text): sink.yield(.frame(text))
+                    case .binary: sink.yield(.binaryFrame)
+                    }
+                }
+            } catch {
+                logger.debug("chat: page connection ended: \(error)")
+            }
+            sink.finish()
+        }
+        do {
+            for await input in inputs {
+                for event in await handle(input) {
+                    try await outbound.write(.text(event.json))
+                }
+            }
+        } catch {
+            logger.debug("chat: could not write to the page: \(error)")
+        }
+        reader.cancel()
+        await end()
+    }
+
+    // MARK: Inputs
+
+    private func handle(_ input: Input) async -> [ChatEvent] {
+        switch input {
+        case .frame(let text):
+            do {
+                return try await perform(ChatCommand(json: text))
+            } catch let error as ChatError {
+                return [.error(error.message)]
+            } catch {
+                logger.warning("chat: \(error)")
+                return [.error("The chat could not do that: \(error)")]
+            }
+        case .binaryFrame:
+            return [.error("Binary frames are not chat commands: send JSON text")]
+        case .incoming(let message):
+            let limit = service.configuration.maximumNameLength
+            guard let chat = ChatWireFormat.message(from: message, maximumNameLength: limit), chat.room == room,
+                !shown.contains(chat.id)
+            else { return [] }
+            return [.message(chat)]
+        case .event(let event):
+            if case .online(let eventRoom, _) = event, eventRoom != room { return [] }
+            return [event]
+        }
+    }
+
+    private func perform(_ command: ChatCommand) async throws -> [ChatEvent] {
+        switch command {
+        case .join(let requested, let requestedRoom):
+            guard name == nil else { throw ChatError(.alreadyJoined, "You have already joined as \(name!)") }
+            let name = try validatedName(requested)
+            let room = try ChatRoomName.validated(requestedRoom ?? service.configuration.defaultRoom)
+            let events = try await enter(room, as: name)
+            self.name = name
+            return events
+        case .send(let text):
+            guard let name, let room else { throw ChatError(.notJoined, "Join the chat before sending messages") }
+            let text = try validatedMessage(text)
+            guard limiter.allow() else {
+                throw ChatError(
+                    .rateLimited,
+                    "You are sending too fast: wait a moment (at most \(Int(service.configuration.messagesPerSecond)) messages per second)")
+            }
+            try await publish(.chat, text: text, as: name, in: room)
+            return []
+        case .room(let requested):
+            guard let name, let current = room else { throw ChatError(.notJoined, "Join the chat before changing rooms") }
+            let next = try ChatRoomName.validated(requested)
+            if next != current {
+                try? await publish(.leave, as: name, in: current)
+                try await pubsub.unsubscribeTopic(Self.filter(for: current))
+                service.leave(session: id, name: name)
+            }
+            return try await enter(next, as: name, announce: next != current)
+        }
+    }
+
+    /// Subscribes to `room`, then takes its history: a message arriving in between is both in
+    /// the history and queued behind this command, and `shown` drops the second copy.
+    private func enter(_ room: String, as name: String, announce: Bool = true) async throws -> [ChatEvent] {
+        self.room = room
+        let sink = self.sink
+        try await pubsub.subscribeTopic(Self.filter(for: room), message: "room") { sink.yield(.incoming($0)) }
+        let history = await service.messages(in: room)
+        shown = Set(history.map(\.id))
+        service.enter(session: id, name: name, room: room) { sink.yield(.event($0)) }
+        if announce {
+            do {
+                try await publish(.join, as: name, in: room)
+            } catch {
+                logger.warning("chat: \(name) joined \(room) unannounced: \(error)")
+            }
+        }
+        return [.joined(name: name, room: room), .history(room: room, messages: history)]
+    }
+
+    private func publish(_ kind: ChatMessage.Kind, text: String = "", as name: String, in room: String) async throws {
+        let payload = ChatWireFormat.payload(kind: kind, user: name, text: text)
+        let properties = ChatWireFormat.userProperties(kind: kind, user: name, time: ChatMessage.timestamp())
+        do {
+            try await pubsub.sendAllOnTopic(room, Data(payload.utf8), userProperties: properties)
+        } catch {
+            throw ChatError(.brokerUnavailable, "The message could not be sent: \(error)")
+        }
+    }
+
+    /// The room and the topics below it, where devices may publish (`chat/general/sensor1`).
+    private static func filter(for room: String) -> String { room + "/#" }
+
+    private func end() async {
+        if let name, let room {
+            try? await publish(.leave, as: name, in: room)
+            service.leave(session: id, name: name)
+        }
+        try? await pubsub.close()
+    }
+
+    // MARK: Validation
+
+    private func validatedName(_ requested: String) throws(ChatError) -> String {
+        let name = requested.trimmingCharacters(in: .whitespacesAndNewlines)
+        let limit = service.configuration.maximumNameLength
+        guard !name.isEmpty else { throw ChatError(.invalidName, "Name must not be empty") }
+        guard name.count <= limit else { throw ChatError(.invalidName, "Names are at most \(limit) characters") }
+        guard !name.contains(where: { $0.isNewline || $0 == ":" }) else {
+            throw ChatError(.invalidName, "Names cannot contain ':' or line breaks")
+        }
+        return name
+    }
+
+    private func validatedMessage(_ text: String) throws(ChatError) -> String {
+        let limit = service.configuration.maximumMessageLength
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw ChatError(.invalidMessage, "Message must not be empty")
+        }
+        guard text.count <= limit else { throw ChatError(.invalidMessage, "Messages are at most \(limit) characters") }
+        return text
+    }
+}

@@ -1,0 +1,45 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The chat as a Service: connects to the broker, serves pages until graceful shutdown, then
+/// leaves the broker tidy (this instance's online list cleared).
+public struct ChatServer: Service {
+    public var broker: String
+    public var host: String
+    public var port: Int
+    public var configuration: ChatConfiguration
+    /// How long to wait for a broker that does not answer yet (the embedded one may be starting).
+    public var brokerPatience: Duration
+    public var logger: Logger
+
+    public init(
+        broker: String, host: String = "0.0.0.0", port: Int = 8080, configuration: ChatConfiguration = .init(),
+        brokerPatience: Duration = .seconds(10), logger: Logger = Logger(label: "parley.chat")
+    ) {
+        self.broker = broker
+        self.host = host
+        self.port = port
+        self.configuration = configuration
+        self.brokerPatience = brokerPatience
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let service = try await ChatService.connect(
+            broker: broker, configuration: configuration, waitingUpTo: brokerPatience, logger: logger)
+        let logger = self.logger
+        let broker = self.broker
+        let application = service.application(host: host, port: port) { channel in
+            let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
+            logger.notice("chat on http://\(address) (broker \(broker), topics \(service.configuration.prefix)/ROOM)")
+        }
+        do {
+            try await application.run()
+        } catch {
+            await service.shutdown()
+            throw error
+        }
+        await service.shutdown()
+    }
+}

@@ -1,0 +1,50 @@
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+
+extension ChatService {
+    /// The HTTP routes: the page's three files and the WebSocket every page session talks over.
+    public func router() -> Router<BasicWebSocketRequestContext> {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        for (name, file) in page.files {
+            let path = name == "index.html" ? "/" : "/\(name)"
+            let body = ByteBuffer(bytes: file.bytes)
+            router.get(RouterPath(path)) { _, _ in
+                Response(status: .ok, headers: Self.headers(contentType: file.contentType), body: .init(byteBuffer: body))
+            }
+        }
+        router.ws("/ws") { _, _ in
+            .upgrade([:])
+        } onUpgrade: { [self] inbound, outbound, _ in
+            await serve(inbound: inbound, outbound: outbound)
+        }
+        return router
+    }
+
+    /// The chat's HTTP server on `host:port` (port 0 picks a free one); run it as a Service.
+    public func application(
+        host: String = "0.0.0.0", port: Int = 8080, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = router()
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: router, configuration: .init(ws: .init(maxFrameSize: configuration.maximumFrameSize))),
+            configuration: .init(address: .hostname(host, port: port), serverName: "Parley"),
+            onServerRunning: onServerRunning,
+            logger: logger
+        )
+    }
+
+    /// The page runs only its own script and talks only to its own origin, so text that slipped
+    /// into markup still could not run or send anything elsewhere.
+    private static func headers(contentType: String) -> HTTPFields {
+        var fields = HTTPFields()
+        fields[.contentType] = contentType
+        fields[.contentSecurityPolicy] = "default-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
+        fields[.init("X-Content-Type-Options")!] = "nosniff"
+        fields[.cacheControl] = "no-cache"
+        return fields
+    }
+}

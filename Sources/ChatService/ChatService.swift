@@ -1,0 +1,131 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import PubSub
+import Synchronization
+
+/// A chat on MQTT: browser page sessions over WebSocket, each with its own PubSub session, so
+/// pages of every instance, `mosquitto_sub` and devices on the broker share one conversation.
+///
+/// Owns the PubSub hub (one MQTT connection for all its pages), the presence client (a second
+/// connection, with a will), the room history (filled by a recorder session that hears every
+/// room) and the table of local page sessions, used to tell them who is online. Page sessions run
+/// on their WebSocket's task; the tables here sit behind mutexes and are never held while calling
+/// out.
+public final class ChatService: Sendable {
+    public let configuration: ChatConfiguration
+    public let hub: PubSubHub
+    let presence: ChatPresence
+    let page: ChatPage
+    let logger: Logger
+    private let history: Mutex<ChatHistory>
+    private let sessions = Mutex<[String: SessionEntry]>([:])
+    private let recorderID = "chat-recorder-" + UUID().uuidString
+
+    struct SessionEntry: Sendable {
+        var room: String
+        var deliver: @Sendable (ChatEvent) -> Void
+    }
+
+    /// Connects to `broker` (`mqtt://host:port`). While the broker does not answer, retries until
+    /// `waitingUpTo` has passed (the embedded broker may still be starting), then throws.
+    public static func connect(
+        broker: String, configuration: ChatConfiguration = .init(), waitingUpTo patience: Duration = .zero,
+        logger: Logger = Logger(label: "parley.chat")
+    ) async throws -> ChatService {
+        let page = try ChatPage()
+        let deadline = ContinuousClock.now + patience
+        var delay = Duration.milliseconds(100)
+        var hub: PubSubHub?
+        while hub == nil {
+            do {
+                hub = try await PubSubHub(broker: broker, prefix: configuration.prefix, qos: 1, logger: logger)
+            } catch let error as PubSubError where error.kind == .connectionFailed && ContinuousClock.now + delay < deadline {
+                logger.info("chat: waiting for the broker at \(broker)")
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(1))
+            }
+        }
+        let presence: ChatPresence
+        do {
+            presence = try ChatPresence(broker: broker, prefix: configuration.presencePrefix, logger: logger)
+        } catch {
+            await hub!.shutdown()
+            throw error
+        }
+        let service = ChatService(configuration: configuration, hub: hub!, presence: presence, page: page, logger: logger)
+        do {
+            try await service.start()
+        } catch {
+            await service.shutdown()
+            throw error
+        }
+        return service
+    }
+
+    private init(configuration: ChatConfiguration, hub: PubSubHub, presence: ChatPresence, page: ChatPage, logger: Logger) {
+        self.configuration = configuration
+        self.hub = hub
+        self.presence = presence
+        self.page = page
+        self.logger = logger
+        history = Mutex(ChatHistory(limit: configuration.historyLimit))
+    }
+
+    private func start() async throws {
+        let limit = configuration.maximumNameLength
+        try await hub.session(id: recorderID).subscribeTopic("#", message: "history") { [weak self] message in
+            guard let self, let chat = ChatWireFormat.message(from: message, maximumNameLength: limit) else { return }
+            history.withLock { $0.append(chat) }
+        }
+        try await presence.start { [weak self] rooms in self?.announceOnline(in: rooms) }
+    }
+
+    /// Ends the recorder, clears this instance from the online lists and disconnects. Page
+    /// sessions still open lose their broker connection.
+    public func shutdown() async {
+        await presence.stop()
+        await hub.shutdown()
+    }
+
+    // MARK: Page sessions
+
+    /// Serves one page over its WebSocket until either side closes it.
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+        let session = ChatPageSession(service: self)
+        await session.run(inbound: inbound, outbound: outbound)
+    }
+
+    /// The room's history, once the recorder has handled every message that reached it. A
+    /// session that has just subscribed gets, through the hub, every message the hub delivers
+    /// after its subscription; every earlier one already sits in the recorder's queue. Settling
+    /// the recorder first leaves no gap between the two.
+    func messages(in room: String) async -> [ChatMessage] {
+        await hub.session(id: recorderID).settle()
+        return history.withLock { $0.messages(in: room) }
+    }
+
+    func users(in room: String) -> [String] { presence.users(in: room) }
+
+    /// A page session is now `name` in `room`; everyone in the room hears who is online.
+    func enter(session id: String, name: String, room: String, deliver: @escaping @Sendable (ChatEvent) -> Void) {
+        sessions.withLock { $0[id] = SessionEntry(room: room, deliver: deliver) }
+        presence.add(name, to: room)
+        announceOnline(in: [room])
+    }
+
+    func leave(session id: String, name: String) {
+        guard let entry = sessions.withLock({ $0.removeValue(forKey: id) }) else { return }
+        presence.remove(name, from: entry.room)
+        announceOnline(in: [entry.room])
+    }
+
+    private func announceOnline(in rooms: Set<String>) {
+        for room in rooms {
+            let users = presence.users(in: room)
+            let targets = sessions.withLock { $0.values.filter { $0.room == room }.map(\.deliver) }
+            for deliver in targets { deliver(.online(room: room, users: users)) }
+        }
+    }
+}
