@@ -413,12 +413,13 @@ def test_readme_screenshot(browser, server):
     bruno.wait_message("Alice", "Morning! Is the heating on in the office yet?")
     bruno.send("Checking the thermostat, one sec")
     mosquitto_pub(server.mqtt_port, f"chat/{room}", "ci-bot: build #142 passed, deploying to staging")
-    mosquitto_pub(server.mqtt_port, f"chat/{room}",
-                  json.dumps({"device": "thermostat-3", "temp": 21.5, "humidity": 48,
-                              "heating": True}))
+    # A device publishing below the room is named by its topic level.
+    mosquitto_pub(server.mqtt_port, f"chat/{room}/thermostat-3",
+                  json.dumps({"temp": 21.5, "humidity": 48, "heating": True}))
     alice.wait_message("ci-bot", "build #142 passed, deploying to staging")
-    wait_until(lambda: any(m["pre"] for m in alice.messages()), UI_TIMEOUT, POLL,
-               "the thermostat's JSON message")
+    wait_until(lambda: any(m["pre"] and (m["name"] or "").strip() == "thermostat-3"
+                                   for m in alice.messages()),
+               UI_TIMEOUT, POLL, "the thermostat's JSON message")
     alice.send("21.5 degrees, perfect. Thanks Bruno!")
     bruno.wait_message("Alice", "21.5 degrees, perfect. Thanks Bruno!")
     alice.wait_message("Alice", "21.5 degrees, perfect. Thanks Bruno!")
