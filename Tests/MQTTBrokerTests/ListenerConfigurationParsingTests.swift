@@ -27,6 +27,26 @@ struct ListenerConfigurationParsingTests {
         ])
     }
 
+    @Test("http_listener sets where the chat is served, apart from the MQTT listeners")
+    func httpListenerSetsTheChatAddress() throws {
+        #expect(try Support.configuration("max_keepalive 60").httpListener == HTTPListenerConfiguration(port: 8080, host: nil))
+        let configuration = try Support.configuration("""
+            listener 1883
+            http_listener 8081 127.0.0.1
+            """)
+        #expect(configuration.httpListener == HTTPListenerConfiguration(port: 8081, host: "127.0.0.1"))
+        #expect(configuration.listeners == [ListenerConfiguration(port: 1883)])
+    }
+
+    @Test("A bad http_listener line names the file, line and key", arguments: [
+        "http_listener 99999", "http_listener", "http_listener 80 a b", "http_listener 80\nhttp_listener 81",
+    ])
+    func badHTTPListenerIsAnError(text: String) throws {
+        let error = try #require(Support.error("listener 1883\n" + text))
+        #expect("\(error)".hasPrefix("test.conf:"))
+        #expect("\(error)".contains("http_listener"))
+    }
+
     @Test("Listener-scoped keys apply to the block they appear in")
     func listenerScopedKeysApplyToTheirBlock() throws {
         let configuration = try Support.configuration("""
