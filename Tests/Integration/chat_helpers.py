@@ -68,12 +68,16 @@ class ChatProcess:
     --http-host 127.0.0.1`` - broker and chat in one process.
     ``mode="chat"``: ``parley chat --broker mqtt://127.0.0.1:PORT --http-port
     HTTP --http-host 127.0.0.1`` - chat only, against ``broker_port``.
+
+    ``http_port``: serve the chat on this port (e.g. the port of an earlier
+    process, to restart the chat where the pages expect it) instead of a free
+    one chosen at each start attempt.
     """
 
     host = HOST
 
     def __init__(self, exe: Path, workdir: Path, mode="serve", broker_port=None,
-                 label="parley", extra_args=()):
+                 label="parley", extra_args=(), http_port=None):
         assert mode in ("serve", "chat")
         assert mode == "serve" or broker_port is not None
         self.exe = Path(exe)
@@ -84,7 +88,8 @@ class ChatProcess:
         self.extra_args = list(extra_args)
         self.name = f"parley {mode} ({label})"
         self.mqtt_port = broker_port  # for serve: chosen in start()
-        self.http_port = None
+        self.fixed_http_port = http_port
+        self.http_port = http_port
         self.proc = None
         self.log_path = self.workdir / f"{label}.log"
         self._log_file = None
@@ -116,9 +121,14 @@ class ChatProcess:
         for _attempt in range(3):  # a free port might get taken meanwhile; retry
             if self.mode == "serve":
                 self.mqtt_port = free_port()
-            self.http_port = free_port()
-            while self.http_port == self.mqtt_port:
+            if self.fixed_http_port is not None:
+                self.http_port = self.fixed_http_port
+                while self.mode == "serve" and self.mqtt_port == self.http_port:
+                    self.mqtt_port = free_port()
+            else:
                 self.http_port = free_port()
+                while self.http_port == self.mqtt_port:
+                    self.http_port = free_port()
             self._log_file = open(self.log_path, "ab")
             self._log_file.write(f"=== {' '.join(self.command())}\n".encode())
             self._log_file.flush()
