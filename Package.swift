@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "Mosquitto", targets: ["Mosquitto"]),
         .library(name: "PubSub", targets: ["PubSub"]),
         .library(name: "ChatService", targets: ["ChatService"]),
+        .library(name: "MQTTBridge", targets: ["MQTTBridge"]),
         .executable(name: "parley", targets: ["parley"]),
     ],
     dependencies: [
@@ -55,6 +56,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "MQTTBridge",
+            dependencies: [
+                "MQTTBroker",
+                "MQTTCore",
+                "Mosquitto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "ChatService",
             dependencies: [
                 "PubSub",
@@ -70,6 +82,7 @@ let package = Package(
             name: "parley",
             dependencies: [
                 "MQTTBroker",
+                "MQTTBridge",
                 "ChatService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

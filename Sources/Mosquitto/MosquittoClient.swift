@@ -57,8 +57,9 @@ public final class MosquittoClient: @unchecked Sendable {
         var publishWaiters: [Int32: CheckedContinuation<Void, any Error>] = [:]
         /// Acknowledgements that arrived before their caller started waiting, with the reason code.
         var earlyPublishResults: [Int32: Int32] = [:]
-        /// Publishes whose caller does not wait for the acknowledgement.
-        var unawaitedPublishes: Set<Int32> = []
+        /// Publishes whose caller does not wait for the acknowledgement, with their payload size.
+        var unawaitedPublishes: [Int32: Int] = [:]
+        var unawaitedBytes = 0
         var subscribeWaiters: [Int32: CheckedContinuation<[Int32], any Error>] = [:]
         var earlySubscribeResults: [Int32: [Int32]] = [:]
         /// SUBSCRIBEs sent to renew subscriptions after reconnection; nobody waits for them.
@@ -243,8 +244,18 @@ public final class MosquittoClient: @unchecked Sendable {
     ) throws(MosquittoError) {
         let mid = try hand(topic, payload: payload, qos: qos, retain: retain, properties: properties)
         state.withLock { state in
-            if state.earlyPublishResults.removeValue(forKey: mid) == nil { state.unawaitedPublishes.insert(mid) }
+            if state.earlyPublishResults.removeValue(forKey: mid) == nil {
+                state.unawaitedPublishes[mid] = payload.count
+                state.unawaitedBytes += payload.count
+            }
         }
+    }
+
+    /// Messages handed over with `send` that the broker has not acknowledged yet (QoS 1/2
+    /// waiting in libmosquitto while the broker is unreachable count here), and their payload
+    /// bytes: what a caller bounds its store-and-forward queue by.
+    public var unacknowledgedSends: (messages: Int, bytes: Int) {
+        state.withLock { ($0.unawaitedPublishes.count, $0.unawaitedBytes) }
     }
 
     private func hand(_ topic: String, payload: Data, qos: Int, retain: Bool, properties: MosquittoProperties) throws(MosquittoError) -> Int32 {
@@ -419,7 +430,10 @@ public final class MosquittoClient: @unchecked Sendable {
 
     private func didPublish(mid: Int32, reason: Int32) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
-            if state.unawaitedPublishes.remove(mid) != nil { return nil }
+            if let size = state.unawaitedPublishes.removeValue(forKey: mid) {
+                state.unawaitedBytes -= size
+                return nil
+            }
             if let waiter = state.publishWaiters.removeValue(forKey: mid) { return waiter }
             state.earlyPublishResults[mid] = reason
             return nil

@@ -2,6 +2,7 @@ import ArgumentParser
 import ChatService
 import Foundation
 import Logging
+import MQTTBridge
 import MQTTBroker
 import ServiceLifecycle
 
@@ -68,6 +69,9 @@ struct Serve: AsyncParsableCommand {
         for warning in warnings { logger.warning("\(warning)") }
         let broker = Broker(configuration: configuration, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
+        for bridge in configuration.bridges {
+            services.append(.init(service: try Bridge(configuration: bridge, broker: broker, logger: logger)))
+        }
         if !noChat {
             // Listed after the broker, so it stops first and its pages say goodbye over MQTT.
             let http = configuration.httpListener

@@ -18,13 +18,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import struct
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from chat_helpers import (ChatProcess, ChatSub, attach_logs, ensure, mosquitto_pub,
-                          parley_bin_or_skip)
+from chat_helpers import (ChatProcess, ChatSub, attach_logs, ensure, mosquitto_exe,
+                          mosquitto_pub, parley_bin_or_skip)
+from conftest import STOP_DEADLINE, BrokerProcess
 from helpers import unique, wait_until
 
 PARLEY = parley_bin_or_skip()
@@ -61,13 +64,14 @@ def _server_log_on_failure(request, server):
 
 @pytest.fixture
 def browser(server):
-    """Factory: ``browser()`` -> ChatPage on a new headless Chromium."""
+    """Factory: ``browser(base_url=None)`` -> ChatPage on a new headless
+    Chromium, for the module's server unless ``base_url`` names another."""
     ensure(CHROMIUM, "chromium")
     ensure(CHROMEDRIVER, "chromium-driver")
     made = []
 
-    def make():
-        page = ChatPage(new_driver(), server.base_url)
+    def make(base_url=None):
+        page = ChatPage(new_driver(), base_url or server.base_url)
         made.append(page)
         return page
 
@@ -215,6 +219,16 @@ class ChatPage:
                 return False  # the list was replaced while reading it
         wait_until(shown, timeout, POLL, f"#online of {self.name} to show {want}; "
                    f"it shows {self.online()}")
+
+    def status(self) -> str:
+        try:
+            return self.el("status").text.strip()
+        except StaleElementReferenceException:
+            return ""
+
+    def wait_status(self, text, timeout=UI_TIMEOUT):
+        wait_until(lambda: self.status() == text, timeout, POLL,
+                   f"#status of {self.name} to say {text!r} (it says {self.status()!r})")
 
     def alert_open(self) -> bool:
         try:
@@ -400,6 +414,66 @@ def test_online_list_shows_both_names(browser):
         page.wait_online([one.name, two.name])
     two.quit()
     one.wait_online([one.name])
+
+
+# The page retries with back-off from 0.5 s doubling to 5 s: after the server
+# is back it reconnects within one 5 s step, plus the usual page update time.
+RECONNECT_TIMEOUT = 5.0 + UI_TIMEOUT
+
+
+def test_page_reconnects_after_the_chat_server_restarts(request, browser, tmp_path):
+    """`parley chat --broker` on Debian's mosquitto (the broker stays up); the
+    chat process is stopped and a new one started on the same HTTP port: the
+    page shows "reconnecting…", then "connected", rejoins by itself with its
+    name and room, and chats on."""
+    ensure(mosquitto_exe(), "mosquitto")
+    ensure("mosquitto_sub", "mosquitto-clients")
+    broker = BrokerProcess("mosquitto", tmp_path)
+    first = second = sub = None
+    attach_logs(request, "mosquitto + parley chat", None, broker)
+    try:
+        broker.start()
+        first = ChatProcess(PARLEY, tmp_path, mode="chat", broker_port=broker.port,
+                            label="chat-1")
+        attach_logs(request, "mosquitto + parley chat", None, broker, first)
+        sub = ChatSub(broker.port, "chat/#")
+        sub.wait_subscribed()
+        first.start()
+
+        name = unique("phoenix")
+        page = browser(first.base_url).open().join(name)
+        page.wait_status("connected")
+        page.wait_online([name])
+        sub.wait_exact(f"chat/general {name} has joined the chat.")
+
+        first.proc.send_signal(signal.SIGTERM)
+        try:
+            code = first.proc.wait(STOP_DEADLINE)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"parley chat did not exit within {STOP_DEADLINE}s of SIGTERM")
+        assert code == 0, f"parley chat exited with {code}"
+        sub.wait_exact(f"chat/general {name} has left the chat.")
+        page.wait_status("reconnecting…")
+
+        second = ChatProcess(PARLEY, tmp_path, mode="chat", broker_port=broker.port,
+                             label="chat-2", http_port=first.http_port)
+        attach_logs(request, "mosquitto + parley chat", None, broker, first, second)
+        second.start()
+
+        page.wait_status("connected", RECONNECT_TIMEOUT)
+        page.wait_online([name])
+        assert not page.dialog_open(), "the join dialog reopened: the page did not rejoin"
+        assert page.el("room").get_attribute("value") == "general"
+        page.send("back after the restart")
+        page.wait_message(name, "back after the restart")
+        sub.wait_exact(f"chat/general {name}: back after the restart")
+    finally:
+        if sub is not None:
+            sub.stop()
+        for p in (second, first):
+            if p is not None:
+                p.stop()
+        broker.stop()
 
 
 def test_readme_screenshot(browser, server):

@@ -9,7 +9,7 @@ extension BrokerConfiguration {
     /// ``unsupportedMosquittoKeys`` and rejected with
     /// ``ConfigurationError/Kind/unsupportedKey``.
     public static let supportedKeys: [ConfigurationKey] = listenerKeys + securityKeys
-        + limitKeys + loggingKeys + persistenceKeys + ignoredKeys
+        + limitKeys + loggingKeys + persistenceKeys + bridgeKeys + ignoredKeys
 
     static let keysByName: [String: ConfigurationKey] = Dictionary(
         supportedKeys.map { ($0.name, $0) },

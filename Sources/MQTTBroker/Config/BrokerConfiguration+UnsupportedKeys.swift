@@ -26,19 +26,13 @@ extension BrokerConfiguration {
         "clientid_prefixes", "check_retain_source",
         // Broker behaviour
         "upgrade_outgoing_qos", "memory_limit", "global_max_clients", "global_max_connections",
-        // Bridges
-        "connection", "address", "addresses", "topic", "bridge_attempt_unsubscribe",
-        "bridge_bind_address", "bridge_cafile", "bridge_capath", "bridge_certfile",
-        "bridge_keyfile", "bridge_alpn", "bridge_identity", "bridge_insecure", "bridge_psk",
+        // Bridge options beyond the supported ones
+        "bridge_attempt_unsubscribe", "bridge_bind_address", "bridge_alpn", "bridge_identity", "bridge_psk",
         "bridge_require_ocsp", "bridge_tls_version", "bridge_ciphers", "bridge_ciphers_tls1.3",
-        "bridge_max_packet_size", "bridge_max_topic_alias", "bridge_outgoing_retain",
-        "bridge_protocol_version", "bridge_receive_maximum", "bridge_reload_type",
-        "bridge_session_expiry_interval", "bridge_tcp_keepalive", "bridge_tcp_user_timeout",
-        "bridge_tls_use_os_certs", "cleansession", "local_cleansession", "clientid",
-        "local_clientid", "remote_clientid", "username", "remote_username", "local_username",
-        "password", "remote_password", "local_password", "idle_timeout", "keepalive_interval",
-        "notifications", "notifications_local_only", "notification_topic", "restart_timeout",
-        "round_robin", "start_type", "threshold", "try_private", "max_topic_alias_broker",
+        "bridge_max_packet_size", "bridge_max_topic_alias", "bridge_outgoing_retain", "bridge_receive_maximum",
+        "bridge_reload_type", "bridge_session_expiry_interval", "bridge_tcp_keepalive", "bridge_tcp_user_timeout",
+        "bridge_tls_use_os_certs", "local_cleansession", "local_clientid", "local_username", "local_password",
+        "idle_timeout", "notifications_local_only", "start_type", "threshold", "max_topic_alias_broker",
     ]
 
     /// Key prefixes of Mosquitto option families that Parley does not implement yet

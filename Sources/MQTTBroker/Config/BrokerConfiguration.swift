@@ -90,6 +90,9 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// itself never reads it; it lives here so one file configures the whole process.
     public var httpListener: HTTPListenerConfiguration
 
+    /// Bridges to other brokers (`connection` blocks), run by the `MQTTBridge` target.
+    public var bridges: [BridgeConfiguration]
+
     // MARK: - Constants
 
     /// The port of the default listener.
@@ -127,6 +130,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         persistence = false
         user = nil
         httpListener = HTTPListenerConfiguration()
+        bridges = []
     }
 
     /// The values a configuration file starts from before its lines are applied:

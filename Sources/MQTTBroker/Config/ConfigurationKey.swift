@@ -12,6 +12,8 @@ public struct ConfigurationKey: Sendable {
         case listener
         /// Configures the default listener (legacy `port` / `bind_address`).
         case defaultListener
+        /// Applies to the bridge of the last `connection` line.
+        case bridge
     }
 
     /// Whether Parley acts on the key.

@@ -39,6 +39,9 @@ struct ConfigurationParseState: Sendable {
     /// First line of single-valued keys that Mosquitto refuses to see twice.
     var firstLineOfKey: [String: Int] = [:]
 
+    /// The `connection` line of each bridge, for diagnostics at the end of the file.
+    var bridgeLines: [Int] = []
+
     init(file: String) {
         self.file = file
         var configuration = BrokerConfiguration.fileDefaults
@@ -189,9 +192,47 @@ struct ConfigurationParseState: Sendable {
         }
     }
 
+    // MARK: - Bridges
+
+    mutating func beginBridge(_ line: ConfigurationLine) throws(ConfigurationError) {
+        let name = try line.singleArgument(expected: "a bridge name")
+        if let index = configuration.bridges.firstIndex(where: { $0.name == name }) {
+            throw line.error(.invalidValue, "key 'connection': a bridge named '\(name)' already starts on line \(bridgeLines[index])")
+        }
+        configuration.bridges.append(BridgeConfiguration(name: name))
+        bridgeLines.append(line.number)
+    }
+
+    /// Applies a bridge key to the bridge of the last `connection` line.
+    mutating func withBridge(
+        _ line: ConfigurationLine, _ body: (inout BridgeConfiguration) throws(ConfigurationError) -> Void
+    ) throws(ConfigurationError) {
+        guard !configuration.bridges.isEmpty else {
+            throw line.error(.invalidValue, "key '\(line.key)' configures a bridge and must follow a 'connection' line")
+        }
+        try body(&configuration.bridges[configuration.bridges.count - 1])
+    }
+
+    private func checkBridges() throws(ConfigurationError) {
+        for (bridge, line) in zip(configuration.bridges, bridgeLines) {
+            func fail(_ message: String) -> ConfigurationError {
+                ConfigurationError(kind: .missingValue, file: file, line: line, key: "connection", message: "bridge '\(bridge.name)': \(message)")
+            }
+            if bridge.addresses.isEmpty { throw fail("no 'address' line") }
+            if bridge.topics.isEmpty { throw fail("no 'topic' line") }
+            if let tls = bridge.tls, (tls.certificateFile == nil) != (tls.keyFile == nil) {
+                throw fail("'bridge_certfile' and 'bridge_keyfile' go together")
+            }
+            if let tls = bridge.tls, tls.caFile == nil && tls.caPath == nil {
+                throw fail("TLS needs 'bridge_cafile' or 'bridge_capath'")
+            }
+        }
+    }
+
     // MARK: - Finishing
 
     mutating func finish() throws(ConfigurationError) -> (BrokerConfiguration, [ConfigurationWarning]) {
+        try checkBridges()
         var listeners: [ListenerConfiguration] = []
         for pending in explicitListeners {
             var listener = pending.listener

@@ -46,20 +46,30 @@ public struct InlineClient: Sendable {
     /// Subscribes to `filter` (wildcards and `$share/group/...` allowed). Retained messages
     /// matching a non-shared filter arrive first, as for network clients.
     public func subscribe(_ filter: String, qos: QoS = .exactlyOnce) throws(MQTTProtocolError) -> InlineSubscription {
+        try subscribe(filter, options: SubscriptionOptions(qos: qos))
+    }
+
+    /// Subscribes with MQTT 5 options: No Local skips this inline client's own publishes (a
+    /// bridge forwarding both ways needs that), Retain As Published keeps their retain flag.
+    /// At most `queueLimit` messages wait for the reader (default `max_queued_messages`, or
+    /// 1,000 when that is unlimited); beyond it the newest are dropped and counted.
+    public func subscribe(
+        _ filter: String, options: SubscriptionOptions, queueLimit: Int? = nil
+    ) throws(MQTTProtocolError) -> InlineSubscription {
         try TopicValidation.validateTopicFilter(filter)
-        let limit = core.configuration.maxQueuedMessages == 0 ? 1000 : core.configuration.maxQueuedMessages
+        let limit = queueLimit ?? (core.configuration.maxQueuedMessages == 0 ? 1000 : core.configuration.maxQueuedMessages)
         let (stream, continuation) = AsyncStream.makeStream(of: InlineMessage.self, bufferingPolicy: .bufferingOldest(limit))
-        let subscriber = InlineSubscriber(continuation: continuation, core: core)
-        let options = SubscriptionOptions(qos: qos)
+        let subscriber = InlineSubscriber(continuation: continuation, core: core, clientIdentifier: clientIdentifier)
         core.router.subscribe(.inline(subscriber), filter: filter, options: options, subscriptionIdentifier: nil)
         let core = self.core
         continuation.onTermination = { _ in
             core.router.unsubscribe(ObjectIdentifier(subscriber), filter: filter)
         }
-        if SharedSubscription(filter) == nil {
+        if SharedSubscription(filter) == nil && options.retainHandling != .doNotSend {
             let now = NIODeadline.now()
             for message in core.retainedStore.retainedMessages(matching: filter) {
-                subscriber.receive(Delivery(message: message, qos: min(message.qos, qos), retain: true, subscriptionIdentifiers: []), now: now)
+                subscriber.receive(
+                    Delivery(message: message, qos: min(message.qos, options.qos), retain: true, subscriptionIdentifiers: []), now: now)
             }
         }
         return InlineSubscription(stream: stream, subscriber: subscriber, fullFilter: filter)

@@ -9,22 +9,25 @@ import NIOCore
 final class InlineSubscriber: Sendable {
     let continuation: AsyncStream<InlineMessage>.Continuation
     let core: BrokerCore
+    /// The inline client that subscribed, for No Local.
+    let clientIdentifier: String
 
-    init(continuation: AsyncStream<InlineMessage>.Continuation, core: BrokerCore) {
+    init(continuation: AsyncStream<InlineMessage>.Continuation, core: BrokerCore, clientIdentifier: String) {
         self.continuation = continuation
         self.core = core
+        self.clientIdentifier = clientIdentifier
     }
 
     func receive(_ delivery: Delivery, now: NIODeadline) {
         guard !delivery.message.isExpired(at: now) else {
-            core.reportDrop(delivery.message, for: "inline", reason: .expired)
+            core.reportDrop(delivery.message, for: clientIdentifier, reason: .expired)
             return
         }
         let message = InlineMessage(
             topic: delivery.message.topic, payload: delivery.message.payload, qos: delivery.qos, retain: delivery.retain,
             properties: delivery.message.outgoingProperties(at: now, subscriptionIdentifiers: delivery.subscriptionIdentifiers))
         if case .dropped = continuation.yield(message) {
-            core.reportDrop(delivery.message, for: "inline", reason: .queueFull)
+            core.reportDrop(delivery.message, for: clientIdentifier, reason: .queueFull)
         }
     }
 }

@@ -87,9 +87,7 @@ final class Router: Sendable {
     }
 
     private static func merge(_ entry: SubscriptionEntry, message: ApplicationMessage, into plain: inout [ObjectIdentifier: Match]) {
-        if entry.options.noLocal, case .session(let session) = entry.target,
-            session.clientIdentifier == message.publisherClientIdentifier
-        {
+        if entry.options.noLocal, entry.target.clientIdentifier == message.publisherClientIdentifier {
             return
         }
         let qos = min(message.qos, entry.options.qos)

@@ -11,6 +11,14 @@ enum SubscriptionTarget: Sendable {
         case .inline(let subscriber): ObjectIdentifier(subscriber)
         }
     }
+
+    /// Whose publications No Local keeps away.
+    var clientIdentifier: String {
+        switch self {
+        case .session(let session): session.clientIdentifier
+        case .inline(let subscriber): subscriber.clientIdentifier
+        }
+    }
 }
 
 /// Identifies one subscription within a filter: a subscriber may hold the same filter once
