@@ -42,6 +42,8 @@ final class ChatPageSession {
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let sink = self.sink
+        service.opened(page: id) { sink.finish() }
+        defer { service.closed(page: id) }
         let maximumFrameSize = service.configuration.maximumFrameSize
         let logger = self.logger
         let reader = Task {

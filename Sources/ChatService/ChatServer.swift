@@ -11,6 +11,8 @@ public struct ChatServer: Service {
     public var configuration: ChatConfiguration
     /// How long to wait for a broker that does not answer yet (the embedded one may be starting).
     public var brokerPatience: Duration
+    /// How long pages get to close at shutdown before their connections are cut.
+    public var shutdownGrace: Duration = .seconds(3)
     public var logger: Logger
 
     public init(
@@ -35,7 +37,21 @@ public struct ChatServer: Service {
             logger.notice("chat on http://\(address) (broker \(broker), topics \(service.configuration.prefix)/ROOM)")
         }
         do {
-            try await application.run()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await application.run() }
+                group.addTask {
+                    // Pages are told first, so they say goodbye while the broker link is up. A
+                    // page that never answers the WebSocket close must not hold the process.
+                    guard (try? await gracefulShutdown()) != nil, !Task.isCancelled else { return }
+                    service.closePages()
+                    try await Task.sleep(for: shutdownGrace)
+                    logger.warning("chat: pages did not close within \(shutdownGrace); closing them")
+                    throw CancellationError()
+                }
+                defer { group.cancelAll() }
+                try await group.next()
+            }
+        } catch is CancellationError {
         } catch {
             await service.shutdown()
             throw error

@@ -21,6 +21,8 @@ public final class ChatService: Sendable {
     let logger: Logger
     private let history: Mutex<ChatHistory>
     private let sessions = Mutex<[String: SessionEntry]>([:])
+    /// Every open page, joined or not, with what ends it (for shutdown).
+    private let pages = Mutex<[String: @Sendable () -> Void]>([:])
     private let recorderID = "chat-recorder-" + UUID().uuidString
 
     struct SessionEntry: Sendable {
@@ -101,6 +103,19 @@ public final class ChatService: Sendable {
     /// session that has just subscribed gets, through the hub, every message the hub delivers
     /// after its subscription; every earlier one already sits in the recorder's queue. Settling
     /// the recorder first leaves no gap between the two.
+    func opened(page id: String, close: @escaping @Sendable () -> Void) {
+        pages.withLock { $0[id] = close }
+    }
+
+    func closed(page id: String) {
+        _ = pages.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// Ends every page session: each says goodbye in its room and lets its WebSocket close.
+    public func closePages() {
+        for close in pages.withLock({ Array($0.values) }) { close() }
+    }
+
     func messages(in room: String) async -> [ChatMessage] {
         await hub.session(id: recorderID).settle()
         return history.withLock { $0.messages(in: room) }

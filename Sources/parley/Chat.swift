@@ -11,8 +11,8 @@ struct Chat: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve only the chat, against an external MQTT broker.",
         discussion: """
-            The broker needs MQTT 5 (user properties, No Local): Mosquitto 2, EMQX, HiveMQ, \\
-            VerneMQ or Parley. Every chat process on the same broker and prefix shares the \\
+            The broker needs MQTT 5 (user properties, No Local): Mosquitto 2, EMQX, HiveMQ, \
+            VerneMQ or Parley. Every chat process on the same broker and prefix shares the \
             conversation and the online lists.
             """
     )

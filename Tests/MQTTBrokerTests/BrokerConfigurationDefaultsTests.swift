@@ -48,7 +48,12 @@ struct BrokerConfigurationDefaultsTests {
     )
     func documentedDefaultRoundTrips(name: String) throws {
         let key = try #require(BrokerConfiguration.supportedKeys.first { $0.name == name })
-        #expect(try Support.parsesToFileDefaults("\(key.name) \(key.defaultValue)"))
+        if key.scope == .bridge {
+            let bridge = "connection b\naddress h\ntopic t\n"
+            #expect(try Support.configuration(bridge + "\(key.name) \(key.defaultValue)") == Support.configuration(bridge))
+        } else {
+            #expect(try Support.parsesToFileDefaults("\(key.name) \(key.defaultValue)"))
+        }
     }
 
     @Test("Every key appears exactly once in the key table")

@@ -40,8 +40,8 @@ struct ConfigurationDiagnosticsTests {
         arguments: [
             "cafile /etc/ca.pem", "certfile /etc/cert.pem", "keyfile /etc/key.pem",
             "capath /etc/ssl", "require_certificate true", "tls_version tlsv1.2",
-            "connection bridge-01", "address 10.0.0.1:1883", "topic # both 0",
-            "bridge_protocol_version mqttv311", "auth_plugin /usr/lib/auth.so",
+            "bridge_alpn h2", "start_type lazy", "local_clientid edge", "bridge_outgoing_retain false",
+            "auth_plugin /usr/lib/auth.so",
             "auth_opt_backends mysql", "plugin /usr/lib/dynsec.so", "plugin_opt_config_file x",
             "http_dir /var/www", "password_file /etc/mosquitto/passwd", "acl_file /etc/mosquitto/acl", "mount_point tenant/", "include_dir /etc/mosquitto/conf.d",
             "psk_file /etc/psk", "max_qos 1", "memory_limit 100000", "socket_domain ipv4",

@@ -52,6 +52,12 @@ private enum Samples {
                 will: Will(topic: "w", payload: payload, qos: .exactlyOnce, retain: true),
                 username: "u", password: payload)
         ))
+        if version != .v5 {
+            cases.append((
+                "CONNECT from a Mosquitto bridge (try_private flag on the level)",
+                ConnectPacket(protocolVersion: version, cleanStart: false, clientIdentifier: "bridge", isBridge: true)
+            ))
+        }
         cases.append((
             "CONNECT with will with an empty payload",
             ConnectPacket(protocolVersion: version, clientIdentifier: "c", will: Will(topic: "w", payload: Wire.buffer([])))

@@ -153,7 +153,10 @@ extension BrokerConfiguration {
         ConfigurationKey("bridge_insecure", scope: .bridge, default: "false", "Skip the remote's host name check (TLS; tests only).") {
             state, line throws(ConfigurationError) in
             let value = try line.boolean()
-            try state.withBridge(line) { $0.tls = ($0.tls ?? .init()).with { $0.insecure = value } }
+            // Only a check to relax: `false` alone does not turn TLS on.
+            try state.withBridge(line) { bridge in
+                if value || bridge.tls != nil { bridge.tls = (bridge.tls ?? .init()).with { $0.insecure = value } }
+            }
         },
     ]
 

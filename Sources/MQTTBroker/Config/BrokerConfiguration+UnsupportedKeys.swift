@@ -36,12 +36,12 @@ extension BrokerConfiguration {
     ]
 
     /// Key prefixes of Mosquitto option families that Parley does not implement yet
-    /// (plugin options and bridge settings).
+    /// (plugin options, and bridge settings beyond the supported `bridge_` keys).
     public static let unsupportedMosquittoKeyPrefixes: [String] = ["auth_opt_", "plugin_opt_", "bridge_"]
 
     /// Whether `key` is a Mosquitto key that Parley does not support yet.
     public static func isUnsupportedMosquittoKey(_ key: String) -> Bool {
-        unsupportedMosquittoKeys.contains(key)
-            || unsupportedMosquittoKeyPrefixes.contains { key.hasPrefix($0) }
+        keysByName[key] == nil
+            && (unsupportedMosquittoKeys.contains(key) || unsupportedMosquittoKeyPrefixes.contains { key.hasPrefix($0) })
     }
 }

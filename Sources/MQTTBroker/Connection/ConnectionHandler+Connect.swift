@@ -21,6 +21,7 @@ extension ConnectionHandler {
 
     func handleConnect(_ connect: ConnectPacket) {
         version = connect.protocolVersion
+        isBridgeClient = connect.isBridge
         let assignedIdentifier: String?
         var clientIdentifier = connect.clientIdentifier
         if clientIdentifier.isEmpty {

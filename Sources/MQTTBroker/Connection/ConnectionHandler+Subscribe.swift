@@ -27,19 +27,26 @@ extension ConnectionHandler {
                 codes.append(.notAuthorized)
                 continue
             }
-            let subscription = SessionSubscription(options: entry.options, subscriptionIdentifier: subscriptionIdentifier)
+            var options = entry.options
+            if isBridgeClient && shared == nil {
+                // What Mosquitto gives its bridges: their own messages do not come back, and
+                // retained ones stay retained on the far side.
+                options.noLocal = true
+                options.retainAsPublished = true
+            }
+            let subscription = SessionSubscription(options: options, subscriptionIdentifier: subscriptionIdentifier)
             session.withState { $0.subscriptions[filter] = subscription }
             let isNew = core.router.subscribe(
-                .session(session), filter: filter, options: entry.options, subscriptionIdentifier: subscriptionIdentifier)
-            codes.append(.granted(entry.options.qos))
+                .session(session), filter: filter, options: options, subscriptionIdentifier: subscriptionIdentifier)
+            codes.append(.granted(options.qos))
 
             // Retained messages are not sent for shared subscriptions (MQTT 5 §4.8.2).
-            let handling = entry.options.retainHandling
+            let handling = options.retainHandling
             guard shared == nil, handling == .sendOnSubscribe || (handling == .sendOnSubscribeIfNew && isNew) else { continue }
             for message in core.retainedStore.retainedMessages(matching: filter)
             where core.hooks.authorizer.canReceive(clientIdentifier: client.clientIdentifier, topic: message.topic) {
                 retained.append(Delivery(
-                    message: message, qos: min(message.qos, entry.options.qos), retain: true,
+                    message: message, qos: min(message.qos, options.qos), retain: true,
                     subscriptionIdentifiers: subscriptionIdentifier.map { [$0] } ?? []))
             }
         }

@@ -25,6 +25,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     var logger: Logger
     var phase: Phase = .awaitingConnect
     var version: ProtocolVersion = .v3_1_1
+    /// A Mosquitto bridge (protocol level with the bridge flag): its subscriptions are No Local.
+    var isBridgeClient = false
     var channelContext: ChannelHandlerContext?
     var connection: ConnectionContext?
     var session: Session?

@@ -10,11 +10,15 @@ public struct ConnectPacket: Sendable, Hashable {
     public var username: String?
     public var password: ByteBuffer?
     public var properties: MQTTProperties
+    /// Mosquitto's bridge flag (`try_private`): the top bit of a 3.1/3.1.1 protocol level
+    /// (0x83, 0x84). Not MQTT, but Mosquitto bridges send it by default; such a client's
+    /// subscriptions behave as No Local and Retain As Published, so bridged messages do not loop.
+    public var isBridge: Bool
 
     public init(
         protocolVersion: ProtocolVersion = .v3_1_1, cleanStart: Bool = true, keepAlive: UInt16 = 60,
         clientIdentifier: String, will: Will? = nil, username: String? = nil, password: ByteBuffer? = nil,
-        properties: MQTTProperties = .none
+        properties: MQTTProperties = .none, isBridge: Bool = false
     ) {
         self.protocolVersion = protocolVersion
         self.cleanStart = cleanStart
@@ -24,6 +28,7 @@ public struct ConnectPacket: Sendable, Hashable {
         self.username = username
         self.password = password
         self.properties = properties
+        self.isBridge = isBridge
     }
 
     /// The protocol level byte of a CONNECT body, read without decoding the rest, so that a
@@ -64,7 +69,7 @@ extension ConnectPacket: MQTTPacketCodable {
 
     func encodeBody(into buffer: inout ByteBuffer, version: ProtocolVersion) {
         buffer.writeMQTTString(protocolVersion.protocolName)
-        buffer.writeInteger(protocolVersion.rawValue)
+        buffer.writeInteger(protocolVersion.rawValue | (isBridge ? 0x80 : 0))
         buffer.writeInteger(flagsByte)
         buffer.writeInteger(keepAlive)
         if protocolVersion.hasProperties { properties.encode(into: &buffer) }
@@ -81,7 +86,10 @@ extension ConnectPacket: MQTTPacketCodable {
     static func decode(flags: UInt8, body: inout ByteBuffer, version _: ProtocolVersion) throws(MQTTProtocolError) -> ConnectPacket {
         let protocolName = try body.readMQTTString()
         let level = try body.readMQTTByte()
-        guard let version = ProtocolVersion(rawValue: level), version.protocolName == protocolName else {
+        let isBridge = level & 0x80 != 0
+        guard let version = ProtocolVersion(rawValue: level & 0x7F), version.protocolName == protocolName,
+            !(isBridge && version == .v5)
+        else {
             throw MQTTProtocolError(.unsupportedProtocolVersion, "unsupported protocol '\(protocolName)' level \(level)")
         }
         let connectFlags = try body.readMQTTByte()
@@ -114,6 +122,6 @@ extension ConnectPacket: MQTTPacketCodable {
         return ConnectPacket(
             protocolVersion: version, cleanStart: connectFlags & 0x02 != 0, keepAlive: keepAlive,
             clientIdentifier: clientIdentifier, will: will, username: username, password: password,
-            properties: properties)
+            properties: properties, isBridge: isBridge)
     }
 }
