@@ -35,6 +35,8 @@ public final class Bridge: Sendable {
     private let tasks = Mutex<[Task<Void, Never>]>([])
     private let subscriptions = Mutex<[InlineSubscription]>([])
     private let stopping = Mutex(false)
+    /// Index into `configuration.addresses` of the current link, and the failover task if one runs.
+    private let link = Mutex<(address: Int, failover: Task<Void, Never>?)>((0, nil))
 
     /// libmosquitto numbers messages with 16 bits; more unacknowledged ones than that would
     /// collide, so an unlimited queue is capped here.
@@ -116,24 +118,57 @@ public final class Bridge: Sendable {
         }
         await remote.disconnect()
         setLocalState(connected: false)
-        let running = tasks.withLock { $0 }
+        let running = tasks.withLock { $0 } + [link.withLock { $0.failover }].compactMap { $0 }
         for task in running { task.cancel() }
         for task in running { await task.value }
     }
 
-    /// The first connection; afterwards libmosquitto reconnects by itself.
+    /// The first connection. Afterwards libmosquitto reconnects by itself to a single address;
+    /// with several, `failOver` moves the link along them.
     private func connectUntilUp() async {
         var attempt = 0
         while !Task.isCancelled && !stopping.withLock({ $0 }) {
+            let index = attempt % configuration.addresses.count
+            let address = configuration.addresses[index]
             do {
-                try await remote.connect()
+                if attempt == 0 {
+                    try await remote.connect()
+                } else {
+                    try await remote.reconnect(to: address.host, port: address.port)
+                }
+                link.withLock { $0.address = index }
                 return
             } catch {
-                if attempt == 0 { logger.warning("bridge \(configuration.name): cannot reach \(remote.configuration.host):\(remote.configuration.port): \(error); retrying") }
+                if attempt < configuration.addresses.count {
+                    logger.warning("bridge \(configuration.name): cannot reach \(address): \(error); retrying")
+                }
                 attempt += 1
-                try? await Task.sleep(for: delay(attempt: attempt))
+                if attempt % configuration.addresses.count == 0 || configuration.addresses.count == 1 {
+                    try? await Task.sleep(for: delay(attempt: attempt / configuration.addresses.count))
+                }
             }
         }
+    }
+
+    /// After a lost link, with several addresses: waits `restart_timeout`, and while the link
+    /// is still down moves it to the next address — the first one again after each loss
+    /// unless `round_robin` (Mosquitto's primary/backup and round-robin modes).
+    private func failOver() async {
+        let count = configuration.addresses.count
+        var next = configuration.roundRobin ? (link.withLock { $0.address } + 1) % count : 0
+        var attempt = 0
+        while !Task.isCancelled && !stopping.withLock({ $0 }) {
+            attempt += 1
+            try? await Task.sleep(for: delay(attempt: attempt))
+            guard !Task.isCancelled, !remote.isConnected else { break }
+            let address = configuration.addresses[next]
+            logger.notice("bridge \(configuration.name): trying \(address)")
+            if (try? await remote.reconnect(to: address.host, port: address.port)) != nil {
+                link.withLock { $0.address = next }
+            }
+            next = (next + 1) % count
+        }
+        link.withLock { $0.failover = nil }
     }
 
     /// `restart_timeout BASE CAP`: doubling from BASE up to CAP, each wait a random part of
@@ -146,8 +181,8 @@ public final class Bridge: Sendable {
     }
 
     private func watchLink() async {
-        let address = "\(remote.configuration.host):\(remote.configuration.port)"
         for await event in remote.events {
+            let address = configuration.addresses[link.withLock { $0.address }].description
             switch event {
             case .connected:
                 statusBox.withLock {
@@ -163,6 +198,11 @@ public final class Bridge: Sendable {
                 statusBox.withLock { $0.isConnected = false }
                 if code != 0 { logger.warning("bridge \(configuration.name): lost the link to \(address) (\(code)); queueing") }
                 setLocalState(connected: false)
+                if configuration.addresses.count > 1 && !stopping.withLock({ $0 }) {
+                    link.withLock { link in
+                        if link.failover == nil { link.failover = Task { [self] in await failOver() } }
+                    }
+                }
             }
         }
     }

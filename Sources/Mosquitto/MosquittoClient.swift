@@ -173,6 +173,44 @@ public final class MosquittoClient: @unchecked Sendable {
 
     public var isConnected: Bool { state.withLock { $0.isConnected } }
 
+    /// Moves the link to another broker (a bridge failing over): stops the network loop,
+    /// connects to `host:port` and starts the loop again. Unacknowledged QoS 1/2 messages stay
+    /// queued and go to the new broker; subscriptions are renewed there. Throws if `host:port`
+    /// cannot be reached; the client is then idle until the next call.
+    public func reconnect(to host: String, port: Int) async throws {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            lifecycle.async { [self] in
+                guard !state.withLock({ $0.closed }) else {
+                    done.resume(throwing: MosquittoError.notConnected)
+                    return
+                }
+                mosquitto_loop_stop(handle, true)
+                state.withLock {
+                    $0.loopStarted = false
+                    $0.restarting = false
+                }
+                var properties: OpaquePointer?
+                if isV5, let expiry = configuration.sessionExpiryInterval {
+                    mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), expiry)
+                }
+                let code = mosquitto_connect_bind_v5(handle, host, Int32(port), Int32(configuration.keepAlive), nil, properties)
+                let systemError = errno
+                mosquitto_property_free_all(&properties)
+                guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
+                    done.resume(throwing: MosquittoError.library(code, "connect to \(host):\(port)", errno: systemError))
+                    return
+                }
+                state.withLock { $0.loopStarted = true }
+                let loop = mosquitto_loop_start(handle)
+                if loop != Int32(MOSQ_ERR_SUCCESS.rawValue) {
+                    done.resume(throwing: MosquittoError.library(loop, "start the network loop"))
+                } else {
+                    done.resume()
+                }
+            }
+        }
+    }
+
     /// Waits (up to `drainTimeout`) for publishes still awaiting their acknowledgement, sends
     /// DISCONNECT, stops the network loop and fails whatever still waits. Without the wait, a
     /// message handed over just before would be lost when the socket closes under it.
