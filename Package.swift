@@ -129,6 +129,10 @@ let package = Package(
             dependencies: ["PubSub", "Mosquitto", "MQTTBroker"]
         ),
         .testTarget(
+            name: "MQTTBridgeTests",
+            dependencies: ["MQTTBridge", "MQTTBroker", "MQTTCore", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "ChatServiceTests",
             dependencies: [
                 "ChatService", "PubSub", "MQTTBroker",

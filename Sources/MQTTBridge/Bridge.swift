@@ -171,12 +171,16 @@ public final class Bridge: Sendable {
         link.withLock { $0.failover = nil }
     }
 
+    func delay(attempt: Int) -> Duration {
+        Self.reconnectDelay(attempt: attempt, base: configuration.restartTimeout.base, cap: configuration.restartTimeout.cap)
+    }
+
     /// `restart_timeout BASE CAP`: doubling from BASE up to CAP, each wait a random part of
     /// it ("full jitter"), so bridges that lost the same broker do not return all at once.
-    func delay(attempt: Int) -> Duration {
-        let base = configuration.restartTimeout.base
-        guard let cap = configuration.restartTimeout.cap else { return .seconds(base) }
-        let ceiling = min(Double(cap), Double(base) * pow(2, Double(min(attempt, 20))))
+    /// Without a cap, BASE every time.
+    public static func reconnectDelay(attempt: Int, base: Int, cap: Int?) -> Duration {
+        guard let cap else { return .seconds(base) }
+        let ceiling = min(Double(cap), Double(base) * pow(2, Double(min(max(attempt, 0), 20))))
         return .milliseconds(Int(Double.random(in: Double(base)...max(Double(base), ceiling)) * 1000))
     }
 

@@ -303,9 +303,11 @@ public final class MosquittoClient: @unchecked Sendable {
         let code = payload.withUnsafeBytes { bytes in
             mosquitto_publish_v5(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, Int32(qos), retain, list)
         }
-        // A QoS 1/2 message published while disconnected stays queued in libmosquitto and
-        // goes out after reconnection; only QoS 0 is really lost.
-        if code == Int32(MOSQ_ERR_SUCCESS.rawValue) || (code == Int32(MOSQ_ERR_NO_CONN.rawValue) && qos > 0) {
+        // A QoS 1/2 message is queued in libmosquitto before it tries to send it: if that try
+        // fails on the connection (none yet, or one just lost), the message waits there and goes
+        // out after reconnection. Only QoS 0 is really lost.
+        let connectionErrors = [MOSQ_ERR_NO_CONN, MOSQ_ERR_CONN_LOST, MOSQ_ERR_ERRNO].map { Int32($0.rawValue) }
+        if code == Int32(MOSQ_ERR_SUCCESS.rawValue) || (qos > 0 && connectionErrors.contains(code)) {
             return mid
         }
         throw .library(code, "publish to '\(topic)'")

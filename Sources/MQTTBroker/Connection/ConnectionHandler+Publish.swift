@@ -53,8 +53,11 @@ extension ConnectionHandler {
             logger.info("denied PUBLISH to \(topic)")
             return version == .v5 ? .notAuthorized : .success
         }
-        // `$SYS` belongs to the broker (Mosquitto drops client publishes there too).
-        if topic.hasPrefix("$SYS/") || topic == "$SYS" { return .success }
+        // `$SYS` belongs to the broker (Mosquitto drops client publishes there too); bridges
+        // may publish their link state there (`$SYS/broker/connection/NAME/state`).
+        if (topic.hasPrefix("$SYS/") || topic == "$SYS") && !(isBridgeClient && topic.hasPrefix("$SYS/broker/connection/")) {
+            return .success
+        }
         let message = ApplicationMessage(publish: publish, topic: topic, publisher: client.clientIdentifier, now: .now())
         let receivers = core.publish(message, from: client)
         return receivers == 0 && version == .v5 ? .noMatchingSubscribers : .success
