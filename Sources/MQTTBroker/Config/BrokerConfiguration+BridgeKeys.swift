@@ -9,156 +9,140 @@ extension BrokerConfiguration {
         ) { state, line throws(ConfigurationError) in
             try state.beginBridge(line)
         },
-        ConfigurationKey(
-            "address", scope: .bridge, default: "(none)",
-            "Remote broker(s): `address HOST[:PORT] [HOST[:PORT] ...]` (port 1883 by default); later ones are fallbacks."
-        ) { state, line throws(ConfigurationError) in
-            let addresses = try parseAddresses(line)
-            try state.withBridge(line) { $0.addresses = addresses }
+        bridgeKey(
+            "address", default: "(none)",
+            "Remote broker(s): `address HOST[:PORT] [HOST[:PORT] ...]` (port 1883 by default); later ones are fallbacks.",
+            read: parseAddresses
+        ) { $0.addresses = $1 },
+        bridgeKey("addresses", default: "(none)", "Same as `address`.", read: parseAddresses) { $0.addresses = $1 },
+        bridgeKey(
+            "round_robin", default: "false",
+            "true: after a lost link try the next address; false: always go back to the first one that answers.",
+            read: boolean
+        ) { $0.roundRobin = $1 },
+        bridgeKey(
+            "topic", default: "(none)",
+            "`topic PATTERN [in|out|both] [QOS] [LOCAL_PREFIX REMOTE_PREFIX]`, repeatable; `\"\"` is an empty pattern or prefix.",
+            read: parseTopic
+        ) { $0.topics.append($1) },
+        bridgeKey(
+            "remote_clientid", default: "(parley-bridge-NAME)", "Client id at the remote broker (`clientid` is accepted too).",
+            read: word("a client id")
+        ) { $0.remoteClientIdentifier = $1 },
+        bridgeKey("clientid", default: "(parley-bridge-NAME)", "Old name of `remote_clientid`.", read: word("a client id")) {
+            $0.remoteClientIdentifier = $1
         },
-        ConfigurationKey(
-            "addresses", scope: .bridge, default: "(none)", "Same as `address`."
-        ) { state, line throws(ConfigurationError) in
-            let addresses = try parseAddresses(line)
-            try state.withBridge(line) { $0.addresses = addresses }
+        bridgeKey(
+            "remote_username", default: "(none)", "User name at the remote broker (`username` too).", read: word("a user name")
+        ) { $0.remoteUsername = $1 },
+        bridgeKey("username", default: "(none)", "Old name of `remote_username`.", read: word("a user name")) { $0.remoteUsername = $1 },
+        bridgeKey("remote_password", default: "(none)", "Password at the remote broker (`password` too).", read: text("a password")) {
+            $0.remotePassword = $1
         },
-        ConfigurationKey(
-            "round_robin", scope: .bridge, default: "false",
-            "true: after a lost link try the next address; false: always go back to the first one that answers."
-        ) { state, line throws(ConfigurationError) in
-            let value = try line.boolean()
-            try state.withBridge(line) { $0.roundRobin = value }
+        bridgeKey("password", default: "(none)", "Old name of `remote_password`.", read: text("a password")) { $0.remotePassword = $1 },
+        bridgeKey(
+            "cleansession", default: "false",
+            "false keeps the bridge's session at the remote, so messages in flight survive a lost link.",
+            read: boolean
+        ) { $0.cleanSession = $1 },
+        bridgeKey(
+            "keepalive_interval", default: "60", "Keep-alive of the bridge's connection, in seconds.",
+            read: { line throws(ConfigurationError) in try line.integer(in: 5...65535) }
+        ) { $0.keepAlive = $1 },
+        bridgeKey(
+            "restart_timeout", default: "5 30",
+            "Seconds before reconnecting: `BASE` (constant) or `BASE CAP` (doubling from BASE to CAP, with jitter).",
+            read: parseRestartTimeout
+        ) { $0.restartTimeout = $1 },
+        bridgeKey(
+            "bridge_protocol_version", default: "mqttv311",
+            "`mqttv311` or `mqttv50` (MQTT 5: No Local keeps messages from coming back).",
+            read: parseProtocolVersion
+        ) { $0.protocolVersion = $1 },
+        bridgeKey(
+            "notifications", default: "true", "Publish the link state, retained: `1` up, `0` down (also the will at the remote).",
+            read: boolean
+        ) { $0.notifications = $1 },
+        bridgeKey(
+            "notification_topic", default: "($SYS/broker/connection/NAME/state)", "Topic of the link state.",
+            read: parseTopicName
+        ) { $0.notificationTopic = $1 },
+        bridgeKey(
+            "try_private", default: "true",
+            "MQTT 3.1.1 bridges: keep messages the bridge sent from coming back (see the README's bridge section).",
+            read: boolean
+        ) { $0.tryPrivate = $1 },
+        bridgeKey("bridge_cafile", default: "(none)", "CA certificates to check the remote broker with (TLS).", read: text("a file path")) {
+            $0.tls = ($0.tls ?? .init()).with(\.caFile, $1)
         },
-        ConfigurationKey(
-            "topic", scope: .bridge, default: "(none)",
-            "`topic PATTERN [in|out|both] [QOS] [LOCAL_PREFIX REMOTE_PREFIX]`, repeatable; `\"\"` is an empty pattern or prefix."
-        ) { state, line throws(ConfigurationError) in
-            let topic = try parseTopic(line)
-            try state.withBridge(line) { $0.topics.append(topic) }
+        bridgeKey("bridge_capath", default: "(none)", "Folder of CA certificates (TLS).", read: text("a folder path")) {
+            $0.tls = ($0.tls ?? .init()).with(\.caPath, $1)
         },
-        ConfigurationKey(
-            "remote_clientid", scope: .bridge, default: "(parley-bridge-NAME)",
-            "Client id at the remote broker (`clientid` is accepted too)."
-        ) { state, line throws(ConfigurationError) in
-            let value = try line.singleArgument(expected: "a client id")
-            try state.withBridge(line) { $0.remoteClientIdentifier = value }
+        bridgeKey("bridge_certfile", default: "(none)", "Client certificate for the remote broker (TLS).", read: text("a file path")) {
+            $0.tls = ($0.tls ?? .init()).with(\.certificateFile, $1)
         },
-        ConfigurationKey("clientid", scope: .bridge, default: "(parley-bridge-NAME)", "Old name of `remote_clientid`.") {
-            state, line throws(ConfigurationError) in
-            let value = try line.singleArgument(expected: "a client id")
-            try state.withBridge(line) { $0.remoteClientIdentifier = value }
+        bridgeKey("bridge_keyfile", default: "(none)", "Key of the client certificate (TLS).", read: text("a file path")) {
+            $0.tls = ($0.tls ?? .init()).with(\.keyFile, $1)
         },
-        ConfigurationKey("remote_username", scope: .bridge, default: "(none)", "User name at the remote broker (`username` too).") {
-            state, line throws(ConfigurationError) in
-            let value = try line.singleArgument(expected: "a user name")
-            try state.withBridge(line) { $0.remoteUsername = value }
-        },
-        ConfigurationKey("username", scope: .bridge, default: "(none)", "Old name of `remote_username`.") {
-            state, line throws(ConfigurationError) in
-            let value = try line.singleArgument(expected: "a user name")
-            try state.withBridge(line) { $0.remoteUsername = value }
-        },
-        ConfigurationKey("remote_password", scope: .bridge, default: "(none)", "Password at the remote broker (`password` too).") {
-            state, line throws(ConfigurationError) in
-            let value = try line.text(expected: "a password")
-            try state.withBridge(line) { $0.remotePassword = value }
-        },
-        ConfigurationKey("password", scope: .bridge, default: "(none)", "Old name of `remote_password`.") {
-            state, line throws(ConfigurationError) in
-            let value = try line.text(expected: "a password")
-            try state.withBridge(line) { $0.remotePassword = value }
-        },
-        ConfigurationKey(
-            "cleansession", scope: .bridge, default: "false",
-            "false keeps the bridge's session at the remote, so messages in flight survive a lost link."
-        ) { state, line throws(ConfigurationError) in
-            let value = try line.boolean()
-            try state.withBridge(line) { $0.cleanSession = value }
-        },
-        ConfigurationKey("keepalive_interval", scope: .bridge, default: "60", "Keep-alive of the bridge's connection, in seconds.") {
-            state, line throws(ConfigurationError) in
-            let value = try line.integer(in: 5...65535)
-            try state.withBridge(line) { $0.keepAlive = value }
-        },
-        ConfigurationKey(
-            "restart_timeout", scope: .bridge, default: "5 30",
-            "Seconds before reconnecting: `BASE` (constant) or `BASE CAP` (doubling from BASE to CAP, with jitter)."
-        ) { state, line throws(ConfigurationError) in
-            let expected = "BASE or BASE CAP, in seconds (1 to 3600)"
-            let words = Array(line.argumentsBeforeComment)
-            guard !words.isEmpty else { throw line.missingValue(expected: expected) }
-            let numbers = words.compactMap(Int.init)
-            guard words.count <= 2, numbers.count == words.count, numbers.allSatisfy({ (1...3600).contains($0) }),
-                numbers.count == 1 || numbers[0] <= numbers[1]
-            else { throw line.invalidValue(expected: expected, got: words.joined(separator: " ")) }
-            try state.withBridge(line) { $0.restartTimeout = (numbers[0], numbers.count == 2 ? numbers[1] : nil) }
-        },
-        ConfigurationKey(
-            "bridge_protocol_version", scope: .bridge, default: "mqttv311",
-            "`mqttv311` or `mqttv50` (MQTT 5: No Local keeps messages from coming back)."
-        ) { state, line throws(ConfigurationError) in
-            let word = try line.singleArgument(expected: "mqttv311 or mqttv50")
-            guard let version = BridgeConfiguration.ProtocolVersion(rawValue: word) else {
-                if word == "mqttv31" { throw line.unsupportedValue(word, detail: "MQTT 3.1 bridges") }
-                throw line.invalidValue(expected: "mqttv311 or mqttv50", got: word)
-            }
-            try state.withBridge(line) { $0.protocolVersion = version }
-        },
-        ConfigurationKey(
-            "notifications", scope: .bridge, default: "true",
-            "Publish the link state, retained: `1` up, `0` down (also the will at the remote)."
-        ) { state, line throws(ConfigurationError) in
-            let value = try line.boolean()
-            try state.withBridge(line) { $0.notifications = value }
-        },
-        ConfigurationKey(
-            "notification_topic", scope: .bridge, default: "($SYS/broker/connection/NAME/state)",
-            "Topic of the link state."
-        ) { state, line throws(ConfigurationError) in
-            let topic = try line.singleArgument(expected: "a topic")
-            do {
-                try TopicValidation.validateTopicName(topic)
-            } catch {
-                throw line.invalidValue(expected: "a topic name without wildcards", got: topic)
-            }
-            try state.withBridge(line) { $0.notificationTopic = topic }
-        },
-        ConfigurationKey(
-            "try_private", scope: .bridge, default: "true",
-            "MQTT 3.1.1 bridges: keep messages the bridge sent from coming back (see the README's bridge section)."
-        ) { state, line throws(ConfigurationError) in
-            let value = try line.boolean()
-            try state.withBridge(line) { $0.tryPrivate = value }
-        },
-        ConfigurationKey("bridge_cafile", scope: .bridge, default: "(none)", "CA certificates to check the remote broker with (TLS).") {
-            state, line throws(ConfigurationError) in
-            let path = try line.text(expected: "a file path")
-            try state.withBridge(line) { $0.tls = ($0.tls ?? .init()).with { $0.caFile = path } }
-        },
-        ConfigurationKey("bridge_capath", scope: .bridge, default: "(none)", "Folder of CA certificates (TLS).") {
-            state, line throws(ConfigurationError) in
-            let path = try line.text(expected: "a folder path")
-            try state.withBridge(line) { $0.tls = ($0.tls ?? .init()).with { $0.caPath = path } }
-        },
-        ConfigurationKey("bridge_certfile", scope: .bridge, default: "(none)", "Client certificate for the remote broker (TLS).") {
-            state, line throws(ConfigurationError) in
-            let path = try line.text(expected: "a file path")
-            try state.withBridge(line) { $0.tls = ($0.tls ?? .init()).with { $0.certificateFile = path } }
-        },
-        ConfigurationKey("bridge_keyfile", scope: .bridge, default: "(none)", "Key of the client certificate (TLS).") {
-            state, line throws(ConfigurationError) in
-            let path = try line.text(expected: "a file path")
-            try state.withBridge(line) { $0.tls = ($0.tls ?? .init()).with { $0.keyFile = path } }
-        },
-        ConfigurationKey("bridge_insecure", scope: .bridge, default: "false", "Skip the remote's host name check (TLS; tests only).") {
-            state, line throws(ConfigurationError) in
-            let value = try line.boolean()
+        bridgeKey("bridge_insecure", default: "false", "Skip the remote's host name check (TLS; tests only).", read: boolean) {
             // Only a check to relax: `false` alone does not turn TLS on.
-            try state.withBridge(line) { bridge in
-                if value || bridge.tls != nil { bridge.tls = (bridge.tls ?? .init()).with { $0.insecure = value } }
-            }
+            if $1 || $0.tls != nil { $0.tls = ($0.tls ?? .init()).with(\.insecure, $1) }
         },
     ]
+
+    /// A key of the current bridge: `read` parses the line, `store` puts the value in place.
+    private static func bridgeKey<Value: Sendable>(
+        _ name: String, default defaultValue: String, _ summary: String,
+        read: @escaping @Sendable (ConfigurationLine) throws(ConfigurationError) -> Value,
+        store: @escaping @Sendable (inout BridgeConfiguration, Value) -> Void
+    ) -> ConfigurationKey {
+        ConfigurationKey(name, scope: .bridge, default: defaultValue, summary) { state, line throws(ConfigurationError) in
+            let value = try read(line)
+            try state.withBridge(line) { store(&$0, value) }
+        }
+    }
+
+    private static let boolean: @Sendable (ConfigurationLine) throws(ConfigurationError) -> Bool = { line throws(ConfigurationError) in
+        try line.boolean()
+    }
+
+    private static func word(_ expected: String) -> @Sendable (ConfigurationLine) throws(ConfigurationError) -> String {
+        { line throws(ConfigurationError) in try line.singleArgument(expected: expected) }
+    }
+
+    private static func text(_ expected: String) -> @Sendable (ConfigurationLine) throws(ConfigurationError) -> String {
+        { line throws(ConfigurationError) in try line.text(expected: expected) }
+    }
+
+    private static func parseRestartTimeout(_ line: ConfigurationLine) throws(ConfigurationError) -> (base: Int, cap: Int?) {
+        let expected = "BASE or BASE CAP, in seconds (1 to 3600)"
+        let words = Array(line.argumentsBeforeComment)
+        guard !words.isEmpty else { throw line.missingValue(expected: expected) }
+        let numbers = words.compactMap(Int.init)
+        guard words.count <= 2, numbers.count == words.count, numbers.allSatisfy({ (1...3600).contains($0) }),
+            numbers.count == 1 || numbers[0] <= numbers[1]
+        else { throw line.invalidValue(expected: expected, got: words.joined(separator: " ")) }
+        return (numbers[0], numbers.count == 2 ? numbers[1] : nil)
+    }
+
+    private static func parseProtocolVersion(_ line: ConfigurationLine) throws(ConfigurationError) -> BridgeConfiguration.ProtocolVersion {
+        let word = try line.singleArgument(expected: "mqttv311 or mqttv50")
+        guard let version = BridgeConfiguration.ProtocolVersion(rawValue: word) else {
+            if word == "mqttv31" { throw line.unsupportedValue(word, detail: "MQTT 3.1 bridges") }
+            throw line.invalidValue(expected: "mqttv311 or mqttv50", got: word)
+        }
+        return version
+    }
+
+    private static func parseTopicName(_ line: ConfigurationLine) throws(ConfigurationError) -> String {
+        let topic = try line.singleArgument(expected: "a topic")
+        do {
+            try TopicValidation.validateTopicName(topic)
+        } catch {
+            throw line.invalidValue(expected: "a topic name without wildcards", got: topic)
+        }
+        return topic
+    }
 
     private static func parseAddresses(_ line: ConfigurationLine) throws(ConfigurationError) -> [BridgeConfiguration.Address] {
         let expected = "HOST[:PORT] ..."
@@ -238,9 +222,9 @@ extension BrokerConfiguration {
 }
 
 extension BridgeConfiguration.TLS {
-    fileprivate func with(_ change: (inout Self) -> Void) -> Self {
+    fileprivate func with<Value>(_ field: WritableKeyPath<Self, Value>, _ value: Value) -> Self {
         var copy = self
-        change(&copy)
+        copy[keyPath: field] = value
         return copy
     }
 }
