@@ -34,7 +34,6 @@ from conftest import DEFAULT_PARLEY_BIN, START_DEADLINE, STOP_DEADLINE, _stoppin
     _terminate_and_reap, free_port
 from chat_helpers import HOST, mosquitto_exe
 from helpers import DEFAULT_TIMEOUT, MqttClient, wait_until
-from mqtt_packets import V5
 
 PARLEY = Path(os.environ.get("PARLEY_BIN", str(DEFAULT_PARLEY_BIN)))
 BRIDGE = "up"  # connection name used by the tests

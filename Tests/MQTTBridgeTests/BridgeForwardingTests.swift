@@ -72,15 +72,12 @@ import Testing
     @Test func theLinkStateIsPublishedRetainedHereAndThere() async throws {
         let remote = try await startBroker()
         let local = try await startBroker()
-        var configuration = Self.link(to: remote, .mqtt5, topics: [.init(pattern: "x")])
-        // Brokers keep `$SYS` to themselves for ordinary clients (ours is one, to the remote).
-        configuration.notificationTopic = "bridges/test/state"
-        let bridge = try Bridge(configuration: configuration, broker: local)
-        let states = Received(try local.client.subscribe("bridges/test/state"))
+        let bridge = try Bridge(configuration: Self.link(to: remote, .mqtt5, topics: [.init(pattern: "x")]), broker: local)
+        let states = Received(try local.client.subscribe("$SYS/broker/connection/test/state"))
         try await bridge.start()
         #expect(await eventually { states.texts.last == "1" })
         #expect(states.texts.first == "0")
-        let atRemote = Received(try remote.client.subscribe("bridges/test/state"))
+        let atRemote = Received(try remote.client.subscribe("$SYS/broker/connection/test/state"))
         #expect(await eventually { atRemote.texts == ["1"] })
         await bridge.stop()
         #expect(await eventually { states.texts.last == "0" })

@@ -53,9 +53,10 @@ extension ConnectionHandler {
             logger.info("denied PUBLISH to \(topic)")
             return version == .v5 ? .notAuthorized : .success
         }
-        // `$SYS` belongs to the broker (Mosquitto drops client publishes there too); bridges
-        // may publish their link state there (`$SYS/broker/connection/NAME/state`).
-        if (topic.hasPrefix("$SYS/") || topic == "$SYS") && !(isBridgeClient && topic.hasPrefix("$SYS/broker/connection/")) {
+        // `$SYS` belongs to the broker, so its statistics cannot be forged; Mosquitto is more
+        // lenient. Bridges (Mosquitto's and Parley's) publish their link state under
+        // `$SYS/broker/connection/NAME/state`, which stays open to clients.
+        if (topic.hasPrefix("$SYS/") || topic == "$SYS") && !topic.hasPrefix("$SYS/broker/connection/") {
             return .success
         }
         let message = ApplicationMessage(publish: publish, topic: topic, publisher: client.clientIdentifier, now: .now())
