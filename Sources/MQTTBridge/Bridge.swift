@@ -58,7 +58,9 @@ public final class Bridge: Sendable {
 
     static func remoteConfiguration(for bridge: BridgeConfiguration) -> MosquittoConfiguration {
         let address = bridge.addresses.first ?? .init(host: "127.0.0.1")
-        let base = bridge.restartTimeout.base
+        // The bridge's own loop (`failOver`) reconnects with jitter; libmosquitto's fixed
+        // schedule only backs it up, at the slowest rate.
+        let slowest = bridge.restartTimeout.cap ?? bridge.restartTimeout.base
         var configuration = MosquittoConfiguration(
             host: address.host, port: address.port,
             clientIdentifier: bridge.remoteClientIdentifier ?? "parley-bridge-\(bridge.name)",
@@ -67,7 +69,7 @@ public final class Bridge: Sendable {
             sessionExpiryInterval: bridge.cleanSession ? nil : 86_400,
             protocolVersion: bridge.protocolVersion == .mqtt5 ? .v5 : .v3_1_1,
             username: bridge.remoteUsername, password: bridge.remotePassword,
-            reconnectDelay: base...(bridge.restartTimeout.cap ?? base))
+            reconnectDelay: slowest...slowest)
         if bridge.notifications {
             configuration.will = MosquittoMessage(topic: bridge.stateTopic, payload: Data("0".utf8), qos: 1, retain: true)
         }
@@ -123,8 +125,7 @@ public final class Bridge: Sendable {
         for task in running { await task.value }
     }
 
-    /// The first connection. Afterwards libmosquitto reconnects by itself to a single address;
-    /// with several, `failOver` moves the link along them.
+    /// The first connection; after a lost link `failOver` takes over.
     private func connectUntilUp() async {
         var attempt = 0
         while !Task.isCancelled && !stopping.withLock({ $0 }) {
@@ -150,9 +151,9 @@ public final class Bridge: Sendable {
         }
     }
 
-    /// After a lost link, with several addresses: waits `restart_timeout`, and while the link
-    /// is still down moves it to the next address — the first one again after each loss
-    /// unless `round_robin` (Mosquitto's primary/backup and round-robin modes).
+    /// After a lost link: waits `restart_timeout` (jittered), and while the link is still down
+    /// reconnects, moving along the addresses — the first one again after each loss unless
+    /// `round_robin` (Mosquitto's primary/backup and round-robin modes).
     private func failOver() async {
         let count = configuration.addresses.count
         var next = configuration.roundRobin ? (link.withLock { $0.address } + 1) % count : 0
@@ -202,7 +203,7 @@ public final class Bridge: Sendable {
                 statusBox.withLock { $0.isConnected = false }
                 if code != 0 { logger.warning("bridge \(configuration.name): lost the link to \(address) (\(code)); queueing") }
                 setLocalState(connected: false)
-                if configuration.addresses.count > 1 && !stopping.withLock({ $0 }) {
+                if !stopping.withLock({ $0 }) {
                     link.withLock { link in
                         if link.failover == nil { link.failover = Task { [self] in await failOver() } }
                     }

@@ -457,7 +457,8 @@ public final class MosquittoClient: @unchecked Sendable {
     /// (QoS 1 and 2) are sent once connected, and subscriptions are renewed in `didConnect`.
     private func restartLoop(attempt: Int = 0) {
         if attempt == 0 { mosquitto_loop_stop(handle, false) }
-        guard !state.withLock({ $0.closed }) else { return }
+        // `reconnect(to:port:)` may have brought the link back meanwhile.
+        guard !state.withLock({ $0.closed || (attempt > 0 && !$0.restarting) }) else { return }
         if mosquitto_reconnect_async(handle) == Int32(MOSQ_ERR_SUCCESS.rawValue) {
             state.withLock { $0.restarting = false }
             mosquitto_loop_start(handle)

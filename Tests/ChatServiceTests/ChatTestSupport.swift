@@ -85,7 +85,20 @@ final class Page: Sendable {
     }
 
     var events: [PageEvent] { received.withLock { $0 } }
-    func record(_ event: PageEvent) { received.withLock { $0.append(event) } }
+
+    /// Records a frame. A history's messages are recorded after it as `message` events too:
+    /// the page shows them the same way, and whether a message arrives in a joiner's history
+    /// or live depends on timing.
+    func record(_ event: PageEvent) {
+        received.withLock { events in
+            events.append(event)
+            for message in event.messages ?? [] {
+                events.append(PageEvent(
+                    type: "message", room: message.room, id: message.id, user: message.user, kind: message.kind,
+                    text: message.text, format: message.format, time: message.time))
+            }
+        }
+    }
 
     func send(_ json: String) async throws { try await writer(json) }
     func join(room: String = "general") async throws {

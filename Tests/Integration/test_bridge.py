@@ -36,6 +36,7 @@ Skipped only when the Parley binary is missing.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import threading
 import time
@@ -715,3 +716,62 @@ def test_mosquitto_bridge_into_parley(servers, clients, version, try_private):
         Counter([k("a/r", b"retained-at-M", 1, True)])
     assert settle(there_live, Counter([k("b/r", b"retained-at-P", 1, keeps_flag)]),
                   quiet=QUIET) == Counter([k("b/r", b"retained-at-P", 1, keeps_flag)])
+
+
+# ------------------------------------------------------------------ TLS
+
+def _make_certificates(folder):
+    """A CA and a server certificate for 127.0.0.1 signed by it, with openssl."""
+    def run(*args):
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Parley test CA",
+        "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+        "-out", "server.csr")
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Someone else",
+        "-keyout", "other.key", "-out", "other.pem")
+    for path in folder.iterdir():
+        os.chmod(path, 0o644)  # mosquitto drops to its own user
+
+
+def test_bridge_over_tls_checks_the_remote_certificate(servers, clients):
+    """bridge_cafile: the link comes up against a broker whose certificate the CA
+    signed, and messages cross; with another CA the link never comes up."""
+    with shared_dir() as folder:
+        _make_certificates(folder)
+        remote = servers("mosquitto", lines=[f"cafile {folder}/ca.pem", f"certfile {folder}/server.pem",
+                                             f"keyfile {folder}/server.key"])
+        parley = servers("parley", label="trusting", lines=bridge_lines(
+            remote.port, ["tls/# out 1"], "mqttv50", extra=[f"bridge_cafile {folder}/ca.pem"]))
+        wait_state(clients(parley), b"1")
+        there = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        there.tls_set(ca_certs=str(folder / "ca.pem"))
+        received = []
+        there.on_message = lambda _c, _u, message: received.append((message.topic, message.payload))
+        there.connect(remote.host, remote.port)
+        there.loop_start()
+        try:
+            subscribed = threading.Event()
+            there.on_subscribe = lambda *_: subscribed.set()
+            there.subscribe("tls/#", 1)
+            assert subscribed.wait(10), "no SUBACK over TLS"
+            clients(parley).publish("tls/x", b"secret", qos=1)
+            wait_until(lambda: received, timeout=10, what="a message across the TLS bridge")
+            assert received == [("tls/x", b"secret")]
+        finally:
+            there.loop_stop()
+            there.disconnect()
+
+        doubting = servers("parley", label="doubting", lines=bridge_lines(
+            remote.port, ["tls/# out 1"], "mqttv50", name="doubt",
+            extra=[f"bridge_cafile {folder}/other.pem"]))
+        watch = clients(doubting)
+        wait_state(watch, b"0", name="doubt")
+        # The trusting bridge linked within a second or two; this one must not in 5 s.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            assert states(watch, name="doubt")[-1:] != [b"1"], "linked to a broker it should not trust"
+            time.sleep(0.1)

@@ -6,7 +6,8 @@ import Testing
 
 /// A bridge between two Parley brokers in the test process (the integration suite does the
 /// same against Debian's Mosquitto).
-@Suite struct BridgeForwardingTests {
+/// Serialized: see `ChatPageRouteTests` in ChatServiceTests (descriptor numbers and select()).
+@Suite(.serialized) struct BridgeForwardingTests {
     static func link(to remote: Broker, _ version: BridgeConfiguration.ProtocolVersion, topics: [BridgeConfiguration.Topic]) -> BridgeConfiguration {
         var configuration = BridgeConfiguration(name: "test", addresses: [.init(host: "127.0.0.1", port: remote.port)], topics: topics)
         configuration.protocolVersion = version
