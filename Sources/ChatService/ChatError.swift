@@ -11,6 +11,8 @@ public struct ChatError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let alreadyJoined = Code(name: "alreadyJoined")
         public static let rateLimited = Code(name: "rateLimited")
         public static let brokerUnavailable = Code(name: "brokerUnavailable")
+        /// The HTTP server could not start or stopped with an error (a port in use, say).
+        public static let httpServerFailed = Code(name: "httpServerFailed")
         public var description: String { name }
     }
 

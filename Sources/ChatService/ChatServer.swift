@@ -54,7 +54,10 @@ public struct ChatServer: Service {
         } catch is CancellationError {
         } catch {
             await service.shutdown()
-            throw error
+            throw ChatError(
+                .httpServerFailed,
+                "the chat's HTTP server on \(host):\(port) failed: \(error). Choose another port with --http-port "
+                    + "(or http_listener in the configuration file), or run without the chat (--no-chat).")
         }
         await service.shutdown()
     }

@@ -58,9 +58,11 @@ public final class Bridge: Sendable {
 
     static func remoteConfiguration(for bridge: BridgeConfiguration) -> MosquittoConfiguration {
         let address = bridge.addresses.first ?? .init(host: "127.0.0.1")
-        // The bridge's own loop (`failOver`) reconnects with jitter; libmosquitto's fixed
-        // schedule only backs it up, at the slowest rate.
-        let slowest = bridge.restartTimeout.cap ?? bridge.restartTimeout.base
+        // One address: libmosquitto reconnects, doubling from BASE to CAP. Several: the
+        // bridge's own jittered `failOver` moves along them, libmosquitto's retry of the
+        // current one only backs it up, at the slowest rate.
+        let base = bridge.restartTimeout.base
+        let cap = bridge.restartTimeout.cap ?? base
         var configuration = MosquittoConfiguration(
             host: address.host, port: address.port,
             clientIdentifier: bridge.remoteClientIdentifier ?? "parley-bridge-\(bridge.name)",
@@ -69,7 +71,7 @@ public final class Bridge: Sendable {
             sessionExpiryInterval: bridge.cleanSession ? nil : 86_400,
             protocolVersion: bridge.protocolVersion == .mqtt5 ? .v5 : .v3_1_1,
             username: bridge.remoteUsername, password: bridge.remotePassword,
-            reconnectDelay: slowest...slowest)
+            reconnectDelay: bridge.addresses.count > 1 ? cap...cap : base...cap)
         if bridge.notifications {
             configuration.will = MosquittoMessage(topic: bridge.stateTopic, payload: Data("0".utf8), qos: 1, retain: true)
         }
@@ -125,7 +127,8 @@ public final class Bridge: Sendable {
         for task in running { await task.value }
     }
 
-    /// The first connection; after a lost link `failOver` takes over.
+    /// The first connection; after a lost link libmosquitto reconnects, or `failOver` with
+    /// several addresses.
     private func connectUntilUp() async {
         var attempt = 0
         while !Task.isCancelled && !stopping.withLock({ $0 }) {
@@ -151,9 +154,9 @@ public final class Bridge: Sendable {
         }
     }
 
-    /// After a lost link: waits `restart_timeout` (jittered), and while the link is still down
-    /// reconnects, moving along the addresses — the first one again after each loss unless
-    /// `round_robin` (Mosquitto's primary/backup and round-robin modes).
+    /// After a lost link, with several addresses: waits `restart_timeout` (jittered), and while
+    /// the link is still down moves it along the addresses — the first one again after each
+    /// loss unless `round_robin` (Mosquitto's primary/backup and round-robin modes).
     private func failOver() async {
         let count = configuration.addresses.count
         var next = configuration.roundRobin ? (link.withLock { $0.address } + 1) % count : 0
@@ -203,7 +206,7 @@ public final class Bridge: Sendable {
                 statusBox.withLock { $0.isConnected = false }
                 if code != 0 { logger.warning("bridge \(configuration.name): lost the link to \(address) (\(code)); queueing") }
                 setLocalState(connected: false)
-                if !stopping.withLock({ $0 }) {
+                if configuration.addresses.count > 1 && !stopping.withLock({ $0 }) {
                     link.withLock { link in
                         if link.failover == nil { link.failover = Task { [self] in await failOver() } }
                     }

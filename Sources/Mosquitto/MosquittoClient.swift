@@ -406,7 +406,11 @@ public final class MosquittoClient: @unchecked Sendable {
         let (waiter, renew) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, [String: Subscription]) in
             defer { state.connectWaiter = nil }
             if code == 0 { state.isConnected = true }
-            return (state.connectWaiter, code == 0 && !sessionPresent ? state.subscriptions : [:])
+            // A session the broker kept may still lack subscriptions whose renewal the last
+            // connection did not see acknowledged (it was cut right after connecting).
+            let renew = code == 0 && (!sessionPresent || !state.renewals.isEmpty)
+            if code == 0 { state.renewals = [] }
+            return (state.connectWaiter, renew ? state.subscriptions : [:])
         }
         // Renewing subscriptions from on_connect is libmosquitto's own idiom; it only queues packets.
         var renewals: Set<Int32> = []

@@ -90,6 +90,9 @@ struct Serve: AsyncParsableCommand {
         } catch let error as BrokerError {
             logger.critical("\(error)")
             throw ExitCode(1)
+        } catch let error as ChatError {
+            logger.critical("\(error)")
+            throw ExitCode(1)
         }
     }
 

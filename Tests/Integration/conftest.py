@@ -119,7 +119,8 @@ class BrokerProcess:
                 or "/usr/sbin/mosquitto"
             return [exe, "-c", str(self.conf_path)]
         exe = os.environ.get("PARLEY_BIN", str(DEFAULT_PARLEY_BIN))
-        return [exe, "serve", "-c", str(self.conf_path)]
+        # The broker alone: the chat (on by default) is tested by the chat suites.
+        return [exe, "serve", "-c", str(self.conf_path), "--no-chat"]
 
     def write_config(self):
         lines = [f"listener {self.port} {self.host}", "allow_anonymous true"]
