@@ -66,7 +66,9 @@ public struct ConfigurationKey: Sendable {
         ]
         for key in keys {
             let defaultText = key.defaultIsLiteral ? "`\(key.defaultValue)`" : key.defaultValue
-            let summary = key.support == .ignored ? "Ignored (warning). \(key.summary)" : key.summary
+            var summary = key.support == .ignored ? "Ignored (warning). \(key.summary)" : key.summary
+            // A bare `|` would end the cell, even inside backticks.
+            summary = summary.replacingOccurrences(of: "|", with: "\\|")
             rows.append("| `\(key.name)` | \(key.scope.rawValue) | \(defaultText) | \(summary) |")
         }
         return rows.joined(separator: "\n") + "\n"
