@@ -21,119 +21,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import tempfile
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
-from conftest import DEFAULT_PARLEY_BIN, START_DEADLINE, STOP_DEADLINE, _stopping, \
-    _terminate_and_reap, free_port
-from chat_helpers import HOST, mosquitto_exe
 from helpers import DEFAULT_TIMEOUT, MqttClient, wait_until
+from processes import HOST, ConfiguredBroker, parley_exe
 
-PARLEY = Path(os.environ.get("PARLEY_BIN", str(DEFAULT_PARLEY_BIN)))
+PARLEY = Path(parley_exe())
 BRIDGE = "up"  # connection name used by the tests
 
 
-class Server:
-    """One broker process: ``kind`` is "parley" or "mosquitto".
-
-    ``lines`` follow ``listener PORT 127.0.0.1`` and ``allow_anonymous true``.
-    With ``port`` the broker always listens there (restarts included);
-    otherwise a free port is chosen at the first start and kept for restarts.
-    """
-
-    host = HOST
+class Server(ConfiguredBroker):
+    """One broker process: ``kind`` is "parley" or "mosquitto"; its files are
+    named after ``label`` so several brokers share a folder."""
 
     def __init__(self, kind, workdir: Path, label=None, lines=(), port=None):
-        assert kind in ("parley", "mosquitto")
-        self.kind = kind
-        self.label = label or kind
-        self.name = f"{kind} ({self.label})"
-        self.workdir = Path(workdir)
-        self.lines = list(lines)
-        self.port = port
-        self.proc = None
-        self.conf_path = self.workdir / f"{self.label}.conf"
-        self.log_path = self.workdir / f"{self.label}.log"
-        self._log_file = None
-
-    def command(self):
-        if self.kind == "mosquitto":
-            return [mosquitto_exe(), "-c", str(self.conf_path)]
-        return [str(PARLEY), "serve", "-c", str(self.conf_path), "--no-chat"]
-
-    def config_text(self):
-        return "\n".join([f"listener {self.port} {self.host}", "allow_anonymous true",
-                          *self.lines]) + "\n"
-
-    def start(self):
-        fixed = self.port is not None
-        last_error = None
-        for _attempt in range(1 if fixed else 3):  # a free port may be taken meanwhile
-            if not fixed:
-                self.port = free_port()
-            self.conf_path.write_text(self.config_text())
-            self._log_file = open(self.log_path, "ab")
-            self._log_file.write(f"=== {' '.join(self.command())} (port {self.port})\n".encode())
-            self._log_file.flush()
-            self.proc = subprocess.Popen(
-                self.command(), stdin=subprocess.DEVNULL, stdout=self._log_file,
-                stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True)
-            try:
-                self._wait_listening()
-                return self
-            except RuntimeError as exc:
-                last_error = exc
-                self.stop()
-                if not fixed:
-                    self.port = None
-        raise RuntimeError(f"{last_error}\n--- config ---\n{self.conf_path.read_text()}"
-                           f"--- log ---\n{self.read_log()}")
-
-    def _wait_listening(self):
-        deadline = time.monotonic() + START_DEADLINE
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} during startup")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    return
-            except OSError:
-                pass
-            if time.monotonic() >= deadline:
-                raise RuntimeError(f"{self.name} did not listen on {self.port} "
-                                   f"within {START_DEADLINE}s")
-            time.sleep(0.02)
-
-    def stop(self, wait=True):
-        """SIGTERM by pid; SIGKILL past the deadline.  ``wait=False`` hands the
-        process to conftest's reaper (same deadline) instead of waiting here."""
-        if self.is_running():
-            self.proc.send_signal(signal.SIGTERM)
-            if wait:
-                _terminate_and_reap(self.proc, time.monotonic() + STOP_DEADLINE)
-            else:
-                _stopping.append((self.proc, time.monotonic() + STOP_DEADLINE))
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def is_running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def read_log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return "<no log>"
-
-    def __repr__(self):
-        return f"<{self.name} 127.0.0.1:{self.port}>"
+        label = label or kind
+        super().__init__(kind, workdir, label, lines, port, name=f"{kind} ({label})")
 
 
 def bridge_lines(remote_port, topics, version="mqttv311", extra=(), name=BRIDGE):

@@ -22,19 +22,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import START_DEADLINE, STOP_DEADLINE, _terminate_and_reap, free_port
 from helpers import DEFAULT_TIMEOUT
+from processes import HOST, LineReader, ServerProcess, free_ports, mosquitto_exe
 
-HOST = "127.0.0.1"
 LINE_BUFFERED = ["stdbuf", "-oL"] if shutil.which("stdbuf") else []
 
 
@@ -47,21 +44,9 @@ def parley_bin_or_skip() -> Path:
     return Path(value)
 
 
-def mosquitto_exe() -> str:
-    return os.environ.get("MOSQUITTO_BIN") or shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def _port_open(port, host=HOST) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 # ------------------------------------------------------------------ processes
 
-class ChatProcess:
+class ChatProcess(ServerProcess):
     """A parley process serving the chat page (and, with ``serve``, the broker).
 
     ``mode="serve"``: ``parley serve -p MQTT --host 127.0.0.1 --http-port HTTP
@@ -74,25 +59,20 @@ class ChatProcess:
     one chosen at each start attempt.
     """
 
-    host = HOST
-
     def __init__(self, exe: Path, workdir: Path, mode="serve", broker_port=None,
                  label="parley", extra_args=(), http_port=None):
         assert mode in ("serve", "chat")
         assert mode == "serve" or broker_port is not None
+        workdir = Path(workdir)
+        super().__init__(f"parley {mode} ({label})", workdir, workdir / f"{label}.log")
         self.exe = Path(exe)
-        self.workdir = Path(workdir)
         self.mode = mode
         self.broker_port = broker_port
         self.label = label
         self.extra_args = list(extra_args)
-        self.name = f"parley {mode} ({label})"
         self.mqtt_port = broker_port  # for serve: chosen in start()
         self.fixed_http_port = http_port
         self.http_port = http_port
-        self.proc = None
-        self.log_path = self.workdir / f"{label}.log"
-        self._log_file = None
 
     @property
     def port(self):  # conftest's report hook prints ``port``
@@ -114,76 +94,22 @@ class ChatProcess:
         return [str(self.exe), "chat", "--broker", f"mqtt://{self.host}:{self.broker_port}",
                 *http, *self.extra_args]
 
+    def prepare(self):
+        if self.fixed_http_port is not None:
+            self.http_port = self.fixed_http_port
+            if self.mode == "serve":
+                (self.mqtt_port,) = free_ports(1, avoid=[self.http_port])
+        elif self.mode == "serve":
+            self.mqtt_port, self.http_port = free_ports(2)
+        else:
+            (self.http_port,) = free_ports(1, avoid=[self.mqtt_port])
+        ports = [self.http_port] + ([self.mqtt_port] if self.mode == "serve" else [])
+        return self.command(), ports
+
     def start(self):
         if not self.exe.exists():
             raise RuntimeError(f"PARLEY_BIN={self.exe} does not exist (build it first)")
-        last_error = None
-        for _attempt in range(3):  # a free port might get taken meanwhile; retry
-            if self.mode == "serve":
-                self.mqtt_port = free_port()
-            if self.fixed_http_port is not None:
-                self.http_port = self.fixed_http_port
-                while self.mode == "serve" and self.mqtt_port == self.http_port:
-                    self.mqtt_port = free_port()
-            else:
-                self.http_port = free_port()
-                while self.http_port == self.mqtt_port:
-                    self.http_port = free_port()
-            self._log_file = open(self.log_path, "ab")
-            self._log_file.write(f"=== {' '.join(self.command())}\n".encode())
-            self._log_file.flush()
-            self.proc = subprocess.Popen(
-                self.command(), stdin=subprocess.DEVNULL, stdout=self._log_file,
-                stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True)
-            try:
-                self._wait_listening()
-                return self
-            except RuntimeError as exc:
-                last_error = exc
-                self.stop()
-        raise RuntimeError(f"{last_error}\n--- log ---\n{self.read_log()}")
-
-    def _wait_listening(self):
-        ports = [self.http_port] + ([self.mqtt_port] if self.mode == "serve" else [])
-        deadline = time.monotonic() + START_DEADLINE
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} "
-                                   f"during startup")
-            if all(_port_open(p) for p in ports):
-                return
-            if time.monotonic() >= deadline:
-                raise RuntimeError(f"{self.name} did not listen on {ports} "
-                                   f"within {START_DEADLINE}s")
-            time.sleep(0.05)
-
-    def is_running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self):
-        """SIGKILL (by pid): no clean disconnect, the broker publishes the will."""
-        if self.is_running():
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(STOP_DEADLINE)
-        self._close_log()
-
-    def stop(self):
-        """SIGTERM, then SIGKILL if it has not exited by the deadline."""
-        if self.is_running():
-            self.proc.send_signal(signal.SIGTERM)
-            _terminate_and_reap(self.proc, time.monotonic() + STOP_DEADLINE)
-        self._close_log()
-
-    def _close_log(self):
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def read_log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return "<no log>"
+        return super().start()
 
     def __repr__(self):
         return f"<{self.name} http {self.http_port} mqtt {self.mqtt_port}>"
@@ -217,7 +143,7 @@ def mosquitto_pub(port, topic, message, *extra, timeout=DEFAULT_TIMEOUT):
     assert r.returncode == 0, f"{cmd} failed: {r.stdout}{r.stderr}"
 
 
-class ChatSub:
+class ChatSub(LineReader):
     """``mosquitto_sub -V mqttv5 -t TOPIC -v`` running in the background.
 
     ``-d`` adds debug lines, so ``wait_subscribed`` can see the SUBACK before
@@ -225,57 +151,17 @@ class ChatSub:
     Stopped by pid.
     """
 
+    what = "mosquitto_sub"
+
     def __init__(self, port, topic="chat/#"):
-        self.cmd = [*LINE_BUFFERED, "mosquitto_sub", "-h", HOST, "-p", str(port),
-                    "-V", "mqttv5", "-t", topic, "-v", "-d"]
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     text=True)
-        self.lines: list[str | None] = []
-        self._cond = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self.lines.append(None)  # EOF
-            self._cond.notify_all()
-
-    def wait_line(self, predicate, timeout=DEFAULT_TIMEOUT, what="a line"):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for line in self.lines:
-                    if line is not None and predicate(line):
-                        return line
-                if None in self.lines:
-                    raise AssertionError(f"mosquitto_sub ended while waiting for {what}: "
-                                         f"{self.lines[-30:]}")
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"timed out after {timeout}s waiting for {what}; "
-                                         f"mosquitto_sub output: {self.lines[-30:]}")
-                self._cond.wait(remaining)
+        super().__init__([*LINE_BUFFERED, "mosquitto_sub", "-h", HOST, "-p", str(port),
+                          "-V", "mqttv5", "-t", topic, "-v", "-d"])
 
     def wait_subscribed(self, timeout=DEFAULT_TIMEOUT):
         self.wait_line(lambda l: "received SUBACK" in l, timeout, "SUBACK")
 
     def wait_exact(self, line, timeout=DEFAULT_TIMEOUT):
         return self.wait_line(lambda l: l == line, timeout, repr(line))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_DEADLINE)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(STOP_DEADLINE)
-        self._reader.join(2)
 
 
 # ------------------------------------------------------------ page sessions

@@ -20,23 +20,17 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
-import signal
-import socket
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from helpers import MqttClient, RawClient
 from mqtt_packets import V5
+# Re-exported: the test modules import these from conftest.
+from processes import (DEFAULT_PARLEY_BIN, REPO_ROOT, START_DEADLINE, STOP_DEADLINE,  # noqa: F401
+                       ConfiguredBroker, free_port, parley_exe, reap_stopping)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PARLEY_BIN = REPO_ROOT / ".build" / "debug" / "parley"
 KNOWN_BROKERS = ("mosquitto", "parley")
-START_DEADLINE = 10.0
-STOP_DEADLINE = 5.0
 
 
 def _broker_names():
@@ -63,149 +57,35 @@ def pytest_configure(config):
     _raise_fd_limit()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-# Brokers that were sent SIGTERM but may not have exited yet: (proc, deadline).
-_stopping = []
-
-
-def _terminate_and_reap(proc, deadline):
-    try:
-        proc.wait(max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:
-        proc.kill()  # ignored SIGTERM for too long
-        proc.wait(STOP_DEADLINE)
-
-
-def _reap_stopping(block=False):
-    """Collect exited brokers; SIGKILL those past their deadline."""
-    still = []
-    for proc, deadline in _stopping:
-        if proc.poll() is not None:
-            continue
-        if block or time.monotonic() >= deadline:
-            _terminate_and_reap(proc, deadline)
-        else:
-            still.append((proc, deadline))
-    _stopping[:] = still
-
-
 def pytest_sessionfinish(session, exitstatus):
-    _reap_stopping(block=True)
+    reap_stopping(block=True)
 
 
-class BrokerProcess:
+class BrokerProcess(ConfiguredBroker):
     """One broker subprocess with its config file and captured log."""
 
-    host = "127.0.0.1"
-
     def __init__(self, name: str, workdir: Path, extra_lines=()):
-        self.name = name
-        self.workdir = workdir
-        self.extra_lines = list(extra_lines)
-        self.port = None
-        self.proc = None
-        self.conf_path = workdir / "broker.conf"
-        self.log_path = workdir / "broker.log"
-        self._log_file = None
+        super().__init__(name, workdir, "broker", extra_lines)
 
-    def command(self):
-        if self.name == "mosquitto":
-            exe = os.environ.get("MOSQUITTO_BIN") or shutil.which("mosquitto") \
-                or "/usr/sbin/mosquitto"
-            return [exe, "-c", str(self.conf_path)]
-        exe = os.environ.get("PARLEY_BIN", str(DEFAULT_PARLEY_BIN))
-        # The broker alone: the chat (on by default) is tested by the chat suites.
-        return [exe, "serve", "-c", str(self.conf_path), "--no-chat"]
-
-    def write_config(self):
-        lines = [f"listener {self.port} {self.host}", "allow_anonymous true"]
+    def config_lines(self):
+        lines = super().config_lines()
         if os.environ.get("BROKER_VERBOSE"):
-            lines.append("log_type all")
-        lines += self.extra_lines
-        self.conf_path.write_text("\n".join(lines) + "\n")
-
-    def start(self):
-        last_error = None
-        for _attempt in range(3):  # the free port might get stolen; retry
-            self.port = free_port()
-            self.write_config()
-            self._log_file = open(self.log_path, "ab")
-            self._log_file.write(f"=== {' '.join(self.command())} (port {self.port})\n"
-                                 .encode())
-            self._log_file.flush()
-            self.proc = subprocess.Popen(
-                self.command(), stdin=subprocess.DEVNULL, stdout=self._log_file,
-                stderr=subprocess.STDOUT, cwd=self.workdir, start_new_session=True)
-            try:
-                self._wait_listening()
-                return
-            except RuntimeError as exc:
-                last_error = exc
-                self.stop()
-        raise RuntimeError(f"{last_error}\n--- config ---\n{self.conf_path.read_text()}"
-                           f"--- log ---\n{self.read_log()}")
-
-    def _wait_listening(self):
-        deadline = time.monotonic() + START_DEADLINE
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} "
-                                   f"during startup")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise RuntimeError(f"{self.name} did not listen on {self.port} "
-                           f"within {START_DEADLINE}s")
-
-    def stop(self, wait=True):
-        """SIGTERM the broker; SIGKILL it if it has not exited by the deadline.
-
-        With ``wait=False`` the process is handed to the reaper below, which
-        enforces the same deadline without making every test wait for the
-        broker's shutdown.
-        """
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            if wait:
-                _terminate_and_reap(self.proc, time.monotonic() + STOP_DEADLINE)
-            else:
-                _stopping.append((self.proc, time.monotonic() + STOP_DEADLINE))
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def is_running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def read_log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return "<no log>"
-
-    def __repr__(self):
-        return f"<{self.name} 127.0.0.1:{self.port}>"
+            lines.insert(2, "log_type all")
+        return lines
 
 
 @pytest.fixture(params=_broker_names())
 def broker(request, tmp_path):
     name = request.param
     if name == "parley":
-        exe = Path(os.environ.get("PARLEY_BIN", str(DEFAULT_PARLEY_BIN)))
+        exe = Path(parley_exe())
         if not exe.exists():
             pytest.skip(f"Parley binary not found at {exe} "
                         f"(build it or set PARLEY_BIN)")
     extra = []
     for marker in reversed(list(request.node.iter_markers("broker_config"))):
         extra += list(marker.args)
-    _reap_stopping()
+    reap_stopping()
     b = BrokerProcess(name, tmp_path, extra)
     b.start()
     request.node._broker_process = b

@@ -23,10 +23,11 @@ from pathlib import Path
 import pytest
 
 import mqtt_packets as mp
-from chat_helpers import (HOST, ChatProcess, ChatSocket, ChatSub, SessionClosed, _port_open,
-                          attach_logs, ensure, parley_bin_or_skip)
-from conftest import START_DEADLINE, STOP_DEADLINE, free_port
+from chat_helpers import (HOST, ChatProcess, ChatSocket, ChatSub, SessionClosed, attach_logs,
+                          ensure, parley_bin_or_skip)
+from conftest import STOP_DEADLINE, free_port
 from helpers import RawClient, unique, wait_until
+from processes import ServerProcess, free_ports
 
 PARLEY = parley_bin_or_skip()
 
@@ -48,16 +49,6 @@ class Endpoint:
 def run_parley(*args, timeout=TIMEOUT):
     return subprocess.run([str(PARLEY), *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=timeout)
-
-
-def free_ports(n):
-    """``n`` distinct free ports."""
-    ports = []
-    while len(ports) < n:
-        p = free_port()
-        if p not in ports:
-            ports.append(p)
-    return ports
 
 
 def listening(pid):
@@ -102,78 +93,30 @@ def assert_serves_the_page(port):
     assert "<title>Parley chat</title>" in body, body[:300]
 
 
-class ParleyProcess:
+class ParleyProcess(ServerProcess):
     """One parley process with its log; started on fresh ports, stopped by pid."""
 
     def __init__(self, workdir: Path, label: str):
-        self.workdir = Path(workdir)
+        workdir = Path(workdir)
+        super().__init__(f"parley ({label})", workdir, workdir / f"{label}.log")
         self.label = label
-        self.name = f"parley ({label})"
-        self.log_path = self.workdir / f"{label}.log"
-        self.proc = None
         self.port = None  # for conftest's report hook
-        self._log_file = None
+        self._build = None
 
     def start(self, build, attempts=3):
         """``build()`` picks ports and returns ``(args, ports_to_wait_for)``.
+        Called again for each start attempt, so a taken port is not retried."""
+        self._build = build
+        self.attempts = attempts
+        return super().start()
 
-        Retried with new ports if the process exits during startup (a free
-        port may be taken between choosing it and binding it)."""
-        last_error = None
-        for _attempt in range(attempts):
-            args, ports = build()
-            self.port = ports[0]
-            self._log_file = open(self.log_path, "ab")
-            self._log_file.write(f"=== parley {' '.join(map(str, args))}\n".encode())
-            self._log_file.flush()
-            self.proc = subprocess.Popen(
-                [str(PARLEY), *map(str, args)], stdin=subprocess.DEVNULL,
-                stdout=self._log_file, stderr=subprocess.STDOUT, cwd=self.workdir,
-                start_new_session=True)
-            try:
-                self._wait_listening(ports)
-                return self
-            except RuntimeError as exc:
-                last_error = exc
-                self.stop()
-        raise RuntimeError(f"{last_error}\n--- log ---\n{self.read_log()}")
-
-    def _wait_listening(self, ports):
-        deadline = time.monotonic() + START_DEADLINE
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode} "
-                                   f"during startup")
-            if all(_port_open(p) for p in ports):
-                return
-            if time.monotonic() >= deadline:
-                raise RuntimeError(f"{self.name} did not listen on {ports} "
-                                   f"within {START_DEADLINE}s")
-            time.sleep(0.05)
-
-    def is_running(self):
-        return self.proc is not None and self.proc.poll() is None
+    def prepare(self):
+        args, ports = self._build()
+        self.port = ports[0]
+        return [PARLEY, *args], ports
 
     def listening(self):
         return listening(self.proc.pid)
-
-    def stop(self):
-        if self.is_running():
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_DEADLINE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(STOP_DEADLINE)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
-
-    def read_log(self):
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return "<no log>"
 
 
 @pytest.fixture

@@ -7,12 +7,11 @@ nothing can hang.
 import shutil
 import signal
 import subprocess
-import threading
-import time
 
 import pytest
 
 from helpers import DEFAULT_TIMEOUT, unique
+from processes import LineReader
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("mosquitto_pub") and shutil.which("mosquitto_sub")),
@@ -42,44 +41,17 @@ def sub_once(broker, version, topic, *extra, count=1, wait=5):
     return [line for line in r.stdout.splitlines() if line.startswith("MSG|")]
 
 
-class BackgroundSub:
+class BackgroundSub(LineReader):
     """mosquitto_sub running in the background with -d, so we can tell when
     its SUBACK arrived before publishing."""
+
+    what = "mosquitto_sub"
 
     def __init__(self, broker, version, topic, *extra, count=1, wait=10, fmt=FORMAT):
         # stdbuf: make mosquitto_sub's stdout line buffered so the debug
         # "received SUBACK" line reaches us immediately through the pipe.
-        self.cmd = [*LINE_BUFFERED, "mosquitto_sub", *_common(broker, version), "-d", "-t", topic,
-                    "-C", str(count), "-W", str(wait), "-F", fmt, *extra]
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        self.lines = []
-        self._cond = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-        with self._cond:
-            self.lines.append(None)  # EOF marker
-            self._cond.notify_all()
-
-    def wait_line(self, predicate, timeout=DEFAULT_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for line in self.lines:
-                    if line is not None and predicate(line):
-                        return line
-                if None in self.lines:
-                    raise AssertionError(f"mosquitto_sub ended early: {self.lines}")
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"timed out; mosquitto_sub output: {self.lines}")
-                self._cond.wait(remaining)
+        super().__init__([*LINE_BUFFERED, "mosquitto_sub", *_common(broker, version), "-d",
+                          "-t", topic, "-C", str(count), "-W", str(wait), "-F", fmt, *extra])
 
     def wait_subscribed(self):
         self.wait_line(lambda l: "received SUBACK" in l)
