@@ -28,7 +28,7 @@ final class ChatPageSession {
     /// Ids of the history last sent; the same messages arriving live are skipped.
     private var shown: Set<String> = []
     private var limiter: RateLimiter
-    private var logger: Logger
+    private let logger: Logger
 
     init(service: ChatService) {
         self.service = service
@@ -36,8 +36,9 @@ final class ChatPageSession {
         (inputs, sink) = AsyncStream.makeStream(
             of: Input.self, bufferingPolicy: .bufferingOldest(service.configuration.sessionBufferLimit))
         limiter = RateLimiter(burst: service.configuration.messageBurst, perSecond: service.configuration.messagesPerSecond)
-        logger = service.logger
+        var logger = service.logger
         logger[metadataKey: "page"] = "\(id.prefix(8))"
+        self.logger = logger
     }
 
     func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {

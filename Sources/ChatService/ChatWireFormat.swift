@@ -33,7 +33,9 @@ enum ChatWireFormat {
         guard ChatRoomName.isValid(room) else { return nil }
         let below = levels.count > 1 && !levels[1].isEmpty ? String(levels[1]) : nil
         let properties = message.userProperties
-        let time = properties[Self.time].flatMap(validTimestamp) ?? ChatMessage.timestamp()
+        // Every session reads every message: the sender's time is taken as is (the page renders
+        // it as text and shows nothing for one it cannot read), not parsed again per reader.
+        let time = properties[Self.time].flatMap { $0.count <= 40 ? $0 : nil } ?? ChatMessage.timestamp()
 
         if let kindName = properties[Self.type], let kind = ChatMessage.Kind(rawValue: kindName),
             let user = properties[Self.user], !user.isEmpty
@@ -77,11 +79,6 @@ enum ChatWireFormat {
             let data = try? JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         else { return nil }
         return String(decoding: data, as: UTF8.self)
-    }
-
-    private static func validTimestamp(_ text: String) -> String? {
-        guard let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) else { return nil }
-        return ChatMessage.timestamp(date)
     }
 }
 

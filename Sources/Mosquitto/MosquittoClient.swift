@@ -138,17 +138,10 @@ public final class MosquittoClient: @unchecked Sendable {
             state.withLock { $0.connectWaiter = waiter }
             // mosquitto_connect resolves and dials synchronously: keep it off the cooperative pool.
             DispatchQueue.global().async { [self] in
-                let target = "connect to \(configuration.host):\(configuration.port)"
-                var properties: OpaquePointer?
-                if isV5, let expiry = configuration.sessionExpiryInterval {
-                    mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), expiry)
-                }
-                let code = mosquitto_connect_bind_v5(
-                    handle, configuration.host, Int32(configuration.port), Int32(configuration.keepAlive), nil, properties)
-                let systemError = errno
-                mosquitto_property_free_all(&properties)
-                guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
-                    failConnect(.library(code, target, errno: systemError))
+                do throws(MosquittoError) {
+                    try dial(configuration.host, configuration.port)
+                } catch {
+                    failConnect(error)
                     return
                 }
                 let startLoop = state.withLock { state -> Bool in
@@ -160,6 +153,21 @@ public final class MosquittoClient: @unchecked Sendable {
                     if loop != Int32(MOSQ_ERR_SUCCESS.rawValue) { failConnect(.library(loop, "start the network loop")) }
                 }
             }
+        }
+    }
+
+    /// Opens the TCP connection and queues CONNECT (with the session expiry under MQTT 5);
+    /// blocking, so callers run it on a dispatch queue.
+    private func dial(_ host: String, _ port: Int) throws(MosquittoError) {
+        var properties: OpaquePointer?
+        if isV5, let expiry = configuration.sessionExpiryInterval {
+            mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), expiry)
+        }
+        let code = mosquitto_connect_bind_v5(handle, host, Int32(port), Int32(configuration.keepAlive), nil, properties)
+        let systemError = errno
+        mosquitto_property_free_all(&properties)
+        guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
+            throw .library(code, "connect to \(host):\(port)", errno: systemError)
         }
     }
 
@@ -189,15 +197,10 @@ public final class MosquittoClient: @unchecked Sendable {
                     $0.loopStarted = false
                     $0.restarting = false
                 }
-                var properties: OpaquePointer?
-                if isV5, let expiry = configuration.sessionExpiryInterval {
-                    mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), expiry)
-                }
-                let code = mosquitto_connect_bind_v5(handle, host, Int32(port), Int32(configuration.keepAlive), nil, properties)
-                let systemError = errno
-                mosquitto_property_free_all(&properties)
-                guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
-                    done.resume(throwing: MosquittoError.library(code, "connect to \(host):\(port)", errno: systemError))
+                do throws(MosquittoError) {
+                    try dial(host, port)
+                } catch {
+                    done.resume(throwing: error)
                     return
                 }
                 state.withLock { $0.loopStarted = true }
@@ -296,6 +299,9 @@ public final class MosquittoClient: @unchecked Sendable {
         state.withLock { ($0.unawaitedPublishes.count, $0.unawaitedBytes) }
     }
 
+    /// Codes with which libmosquitto reports a send that failed on the connection only.
+    private static let connectionErrors = Set([MOSQ_ERR_NO_CONN, MOSQ_ERR_CONN_LOST, MOSQ_ERR_ERRNO].map { Int32($0.rawValue) })
+
     private func hand(_ topic: String, payload: Data, qos: Int, retain: Bool, properties: MosquittoProperties) throws(MosquittoError) -> Int32 {
         var list = isV5 ? try properties.makeList() : nil
         defer { mosquitto_property_free_all(&list) }
@@ -306,8 +312,7 @@ public final class MosquittoClient: @unchecked Sendable {
         // A QoS 1/2 message is queued in libmosquitto before it tries to send it: if that try
         // fails on the connection (none yet, or one just lost), the message waits there and goes
         // out after reconnection. Only QoS 0 is really lost.
-        let connectionErrors = [MOSQ_ERR_NO_CONN, MOSQ_ERR_CONN_LOST, MOSQ_ERR_ERRNO].map { Int32($0.rawValue) }
-        if code == Int32(MOSQ_ERR_SUCCESS.rawValue) || (qos > 0 && connectionErrors.contains(code)) {
+        if code == Int32(MOSQ_ERR_SUCCESS.rawValue) || (qos > 0 && Self.connectionErrors.contains(code)) {
             return mid
         }
         throw .library(code, "publish to '\(topic)'")
