@@ -30,7 +30,10 @@ extension ChatService {
         return Application(
             router: router,
             server: .http1WebSocketUpgrade(
-                webSocketRouter: router, configuration: .init(ws: .init(maxFrameSize: configuration.maximumFrameSize))),
+                // A page that does not answer a close (a frozen tab, a vanished peer) is cut after
+                // a second, so shutdown is not held up by it (the default waits 15 s).
+                webSocketRouter: router,
+                configuration: .init(ws: .init(maxFrameSize: configuration.maximumFrameSize, closeTimeout: .seconds(1)))),
             configuration: .init(address: .hostname(host, port: port), serverName: "Parley"),
             onServerRunning: onServerRunning,
             logger: logger
