@@ -4,7 +4,7 @@ SWIFT ?= swift
 CONFIG ?= config/parley.conf
 PYTEST_FLAGS ?= -q -p no:cacheprovider
 
-.PHONY: run test build unit-test integration-test deps-run deps-test paho-interop clean
+.PHONY: run test build unit-test integration-test deps-run deps-test paho-interop storm clean
 
 run: deps-run
 	$(SWIFT) run -c release parley serve -c $(CONFIG)
@@ -23,6 +23,13 @@ integration-test:
 # Runs the Eclipse Paho interoperability suite (not part of the repository) against Parley.
 paho-interop: build
 	scripts/paho-interop.sh
+
+# Connection storms against Parley and Debian's Mosquitto: memory after each round (README, Limits).
+STORM_FLAGS ?= --rounds 4 --connections 10000
+storm: deps-test
+	$(SWIFT) build -c release --product parley
+	scripts/connection-storm.py --spawn "$$($(SWIFT) build -c release --show-bin-path)/parley serve --no-chat -p {port}" $(STORM_FLAGS)
+	scripts/connection-storm.py --spawn "mosquitto -p {port}" $(STORM_FLAGS)
 
 deps-run:
 	@scripts/install-deps.sh run

@@ -108,6 +108,10 @@ let package = Package(
             dependencies: ["Mosquitto", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "examples/DevicePublisher"
         ),
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "MQTTCoreTests",
             dependencies: [
@@ -121,21 +125,26 @@ let package = Package(
             dependencies: [
                 "MQTTBroker",
                 "Mosquitto",
+                "TestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "PubSubTests",
-            dependencies: ["PubSub", "Mosquitto", "MQTTBroker"]
+            dependencies: ["PubSub", "Mosquitto", "MQTTBroker", "TestSupport"]
+        ),
+        .testTarget(
+            name: "MosquittoTests",
+            dependencies: ["Mosquitto", "MQTTBroker", "TestSupport"]
         ),
         .testTarget(
             name: "MQTTBridgeTests",
-            dependencies: ["MQTTBridge", "MQTTBroker", "MQTTCore", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["MQTTBridge", "MQTTBroker", "MQTTCore", "TestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "ChatServiceTests",
             dependencies: [
-                "ChatService", "PubSub", "MQTTBroker",
+                "ChatService", "PubSub", "MQTTBroker", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),

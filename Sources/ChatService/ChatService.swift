@@ -24,6 +24,9 @@ public final class ChatService: Sendable {
     /// Every open page, joined or not, with what ends it (for shutdown).
     private let pages = Mutex<[String: @Sendable () -> Void]>([:])
     private let recorderID = "chat-recorder-" + UUID().uuidString
+    /// Sees every page session as it opens. Only leak tests set it, to follow a page's objects
+    /// with weak references until they are freed.
+    let pageWatch = Mutex<(@Sendable (AnyObject) -> Void)?>(nil)
 
     struct SessionEntry: Sendable {
         var room: String
@@ -96,6 +99,7 @@ public final class ChatService: Sendable {
     /// Serves one page over its WebSocket until either side closes it.
     func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
         let session = ChatPageSession(service: self)
+        pageWatch.withLock { $0 }?(session)
         await session.run(inbound: inbound, outbound: outbound)
     }
 
@@ -110,6 +114,12 @@ public final class ChatService: Sendable {
     func closed(page id: String) {
         _ = pages.withLock { $0.removeValue(forKey: id) }
     }
+
+    /// Pages open now, joined or not.
+    var openPages: Int { pages.withLock { $0.count } }
+
+    /// Pages that have joined a room.
+    var joinedPages: Int { sessions.withLock { $0.count } }
 
     /// Ends every page session: each says goodbye in its room and lets its WebSocket close.
     public func closePages() {

@@ -27,6 +27,7 @@ public final class Broker: Sendable {
     private struct Running: Sendable {
         var channels: [any Channel] = []
         var sysTask: RepeatedTask?
+        var reclaimTask: RepeatedTask?
         var started = false
     }
 
@@ -86,12 +87,32 @@ public final class Broker: Sendable {
                 SysTopicPublisher(core: core).publishAll()
             }
             : nil
+        let reclaimTask = startReclaimingMemory()
         running.withLock {
             $0.channels = bound
             $0.sysTask = sysTask
+            $0.reclaimTask = reclaimTask
             $0.started = true
         }
     }
+
+    /// Every few seconds, gives memory freed by departed connections back to the system
+    /// (`MemoryReclaimer`), so the broker's resident size follows its connections down.
+    private func startReclaimingMemory() -> RepeatedTask? {
+        guard MemoryReclaimer.isAvailable else { return nil }
+        let loop = group.next()
+        let reclaimer = NIOLoopBoundBox.makeBoxSendingValue(MemoryReclaimer(), eventLoop: loop)
+        let statistics = core.statistics
+        let logger = core.logger
+        return loop.scheduleRepeatedTask(initialDelay: Self.reclaimInterval, delay: Self.reclaimInterval) { _ in
+            let open = statistics.connectionsOpen.load(ordering: .relaxed)
+            if reclaimer.value.tick(openConnections: open) {
+                logger.debug("returned memory freed by closed connections to the system (\(open) open)")
+            }
+        }
+    }
+
+    static let reclaimInterval = TimeAmount.seconds(5)
 
     private func bootstrap(for listener: ListenerConfiguration) -> ServerBootstrap {
         let core = self.core
@@ -123,19 +144,20 @@ public final class Broker: Sendable {
 
     /// Closes the listeners and every connection, and stops the event loops if the broker owns them.
     public func shutdown() async throws {
-        let (channels, sysTask) = running.withLock { running in
+        let (channels, tasks) = running.withLock { running in
             defer {
                 running.channels = []
                 running.sysTask = nil
+                running.reclaimTask = nil
             }
-            return (running.channels, running.sysTask)
+            return (running.channels, [running.sysTask, running.reclaimTask])
         }
-        sysTask?.cancel()
+        for task in tasks { task?.cancel() }
         for channel in channels { try? await channel.close() }
         for session in core.sessions.all {
             let connection = session.guarded.withLock { $0.connection }
             if let connection {
-                connection.eventLoop.execute { connection.loopBoundHandler.serverShuttingDown() }
+                connection.eventLoop.execute { connection.handler?.serverShuttingDown() }
             }
         }
         if ownsGroup { try await group.shutdownGracefully() }

@@ -1,6 +1,7 @@
 import Logging
 import MQTTCore
 import NIOCore
+import Synchronization
 
 /// The shared heart of a broker: routing, sessions, retained messages, hooks and counters.
 ///
@@ -17,6 +18,9 @@ final class BrokerCore: Sendable {
     let logger: Logger
     let startedAt = NIODeadline.now()
     let authenticator: any Authenticator
+    /// Sees every connection handler as it joins its pipeline. Only leak tests set it, to follow
+    /// a connection's objects with weak references until they are freed.
+    let connectionWatch = Mutex<(@Sendable (ConnectionHandler) -> Void)?>(nil)
 
     init(configuration: BrokerConfiguration, hooks: BrokerHooks, logger: Logger) {
         self.configuration = configuration
@@ -27,6 +31,10 @@ final class BrokerCore: Sendable {
     }
 
     var retainedStore: any RetainedMessageStore { hooks.retainedStore }
+
+    func connectionHandlerAdded(_ handler: ConnectionHandler) {
+        connectionWatch.withLock { $0 }?(handler)
+    }
 
     /// Routes a message to every matching subscriber and updates the retained store.
     /// Returns how many subscribers it was routed to (v5 reports 0x10 when none).
@@ -86,14 +94,16 @@ final class BrokerCore: Sendable {
         case .send(let action):
             guard let connection else { return nil }
             if connection.eventLoop.inEventLoop {
-                connection.loopBoundHandler.send(action)
-                if flush { connection.loopBoundHandler.flushIfNeeded() }
+                guard let handler = connection.handler else { return nil }
+                handler.send(action)
+                if flush { handler.flushIfNeeded() }
                 return connection
             }
             // The session moved to another loop between lookup and decision: rare, so one hop each.
             connection.eventLoop.execute {
-                connection.loopBoundHandler.send(action)
-                connection.loopBoundHandler.flushIfNeeded()
+                guard let handler = connection.handler else { return }
+                handler.send(action)
+                handler.flushIfNeeded()
             }
         case .queued:
             break
@@ -134,6 +144,7 @@ final class BrokerCore: Sendable {
         sessions.remove(session)
         let filters = session.guarded.withLock { guarded -> [String] in
             guarded.ended = true
+            guarded.connection = nil
             guarded.pendingWill?.cancel()
             guarded.pendingWill = nil
             guarded.pendingWillPublisher = nil
@@ -229,6 +240,6 @@ struct LoopBatches {
                 touched[ObjectIdentifier(connection)] = connection
             }
         }
-        for connection in touched.values { connection.loopBoundHandler.flushIfNeeded() }
+        for connection in touched.values { connection.handler?.flushIfNeeded() }
     }
 }

@@ -37,6 +37,9 @@ public final class MosquittoClient: @unchecked Sendable {
     private let state = Mutex(State())
     /// Stops and starts the loop thread, one thing at a time (`disconnect` and `restartLoop`).
     private let lifecycle = DispatchQueue(label: "parley.mosquitto.lifecycle")
+    /// The thread that last ran a callback (libmosquitto's loop thread), so that `deinit` knows
+    /// when it runs there.
+    private let loopThread = Atomic<UInt>(0)
 
     private struct Subscription: Sendable {
         var qos: Int32
@@ -93,11 +96,28 @@ public final class MosquittoClient: @unchecked Sendable {
     }
 
     deinit {
-        // Stops and joins the loop thread before the callbacks' user data goes away.
-        mosquitto_loop_stop(handle, true)
-        mosquitto_destroy(handle)
         messageSink.finish()
         eventSink.finish()
+        let handle = LibraryHandle(pointer: handle)
+        if pthread_equal(pthread_self(), pthread_t(loopThread.load(ordering: .acquiring))) != 0 {
+            // The loop thread let go of the last reference, in a callback: it cannot stop and
+            // join itself. Later callbacks on it find no client, and another thread stops it.
+            mosquitto_user_data_set(handle.pointer, nil)
+            DispatchQueue.global().async { handle.destroy() }
+        } else {
+            // Stops and joins the loop thread before the callbacks' user data goes away.
+            handle.destroy()
+        }
+    }
+
+    /// The libmosquitto client, carried to the thread that destroys it.
+    private struct LibraryHandle: @unchecked Sendable {
+        let pointer: OpaquePointer
+
+        func destroy() {
+            mosquitto_loop_stop(pointer, true)
+            mosquitto_destroy(pointer)
+        }
     }
 
     private var isV5: Bool { configuration.protocolVersion == .v5 }
@@ -380,30 +400,36 @@ public final class MosquittoClient: @unchecked Sendable {
 
     private func installCallbacks() {
         mosquitto_connect_v5_callback_set(handle) { _, context, code, flags, _ in
-            MosquittoClient.from(context).didConnect(code: code, flags: flags)
+            MosquittoClient.from(context)?.didConnect(code: code, flags: flags)
         }
         mosquitto_disconnect_v5_callback_set(handle) { _, context, code, _ in
-            MosquittoClient.from(context).didDisconnect(code: code)
+            MosquittoClient.from(context)?.didDisconnect(code: code)
         }
         mosquitto_publish_v5_callback_set(handle) { _, context, mid, reason, _ in
-            MosquittoClient.from(context).didPublish(mid: mid, reason: reason)
+            MosquittoClient.from(context)?.didPublish(mid: mid, reason: reason)
         }
         mosquitto_subscribe_v5_callback_set(handle) { _, context, mid, count, granted, _ in
             let codes = (0..<Int(count)).map { granted?[$0] ?? 0x80 }
-            MosquittoClient.from(context).didSubscribe(mid: mid, granted: codes)
+            MosquittoClient.from(context)?.didSubscribe(mid: mid, granted: codes)
         }
         mosquitto_message_v5_callback_set(handle) { _, context, message, properties in
-            guard let message = message?.pointee, let topic = message.topic else { return }
+            guard let client = MosquittoClient.from(context), let message = message?.pointee, let topic = message.topic else {
+                return
+            }
             let payload = message.payloadlen > 0 && message.payload != nil
                 ? Data(bytes: message.payload, count: Int(message.payloadlen)) : Data()
-            MosquittoClient.from(context).messageSink.yield(MosquittoMessage(
+            client.messageSink.yield(MosquittoMessage(
                 topic: String(cString: topic), payload: payload, qos: Int(message.qos), retain: message.retain,
                 properties: MosquittoProperties(reading: properties)))
         }
     }
 
-    private static func from(_ context: UnsafeMutableRawPointer?) -> MosquittoClient {
-        Unmanaged<MosquittoClient>.fromOpaque(context!).takeUnretainedValue()
+    /// The client a callback is for, or nil once it is being destroyed; notes the loop thread.
+    private static func from(_ context: UnsafeMutableRawPointer?) -> MosquittoClient? {
+        guard let context else { return nil }
+        let client = Unmanaged<MosquittoClient>.fromOpaque(context).takeUnretainedValue()
+        client.loopThread.store(UInt(pthread_self()), ordering: .releasing)
+        return client
     }
 
     private func didConnect(code: Int32, flags: Int32) {
@@ -456,7 +482,7 @@ public final class MosquittoClient: @unchecked Sendable {
         }
         waiter?.resume(throwing: MosquittoError.library(code, "connect to \(configuration.host):\(configuration.port)"))
         eventSink.yield(.disconnected(code: code))
-        if restart { lifecycle.async { [self] in restartLoop() } }
+        if restart { lifecycle.async { [weak self] in self?.restartLoop() } }
     }
 
     /// After a broker's DISCONNECT: joins the loop thread libmosquitto ended, reconnects and
@@ -475,7 +501,10 @@ public final class MosquittoClient: @unchecked Sendable {
         }
         let delays = configuration.reconnectDelay
         let delay = min(delays.upperBound, delays.lowerBound * (attempt + 1) * (attempt + 1))
-        lifecycle.asyncAfter(deadline: .now() + .seconds(max(delay, 1))) { [self] in restartLoop(attempt: attempt + 1) }
+        // Weak: a client its owner let go of stops retrying and is freed.
+        lifecycle.asyncAfter(deadline: .now() + .seconds(max(delay, 1))) { [weak self] in
+            self?.restartLoop(attempt: attempt + 1)
+        }
     }
 
     private func didPublish(mid: Int32, reason: Int32) {

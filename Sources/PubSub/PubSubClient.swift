@@ -103,7 +103,9 @@ public struct PubSubClient: Sendable {
         try await hub.addHandler(handler, key: key, session: sessionID, topic: topic, onRemove: { continuation.finish() })
         let hub = self.hub
         let session = sessionID
-        continuation.onTermination = { _ in try? hub.remove(.handler(key: key), session: session) }
+        // Weak: the handler holds this continuation, so a strong hub here would keep a hub nobody
+        // uses alive through its own handler table.
+        continuation.onTermination = { [weak hub] _ in try? hub?.remove(.handler(key: key), session: session) }
         return stream
     }
 

@@ -85,8 +85,26 @@ public final class PubSubHub: Sendable {
         } catch {
             throw PubSubError(.connectionFailed, "PubSub could not reach the broker at \(broker): \(error)")
         }
-        let task = Task { [self] in await receive() }
+        // The tasks hold the hub weakly: a hub its program let go of without `shutdown` is freed,
+        // and its connection with it (the message stream then ends, and the task).
+        let messages = client.messages
+        let task = Task { [weak self] in
+            for await incoming in messages {
+                guard let self else { return }
+                route(incoming)
+            }
+        }
         receiver.withLock { $0 = task }
+    }
+
+    /// A hub let go of without `shutdown`: its sessions' queues and message streams end, as at
+    /// shutdown; the connection closes as its `MosquittoClient` is freed.
+    deinit {
+        receiver.withLock { $0 }?.cancel()
+        for record in state.withLock({ Array($0.sessions.values) }) {
+            record.mailbox.close()
+            for (_, entry) in Self.entries(of: record) { entry.onRemove?() }
+        }
     }
 
     /// The libmosquitto settings a broker URL stands for; other MQTT connections of a program
@@ -115,12 +133,20 @@ public final class PubSubHub: Sendable {
         state.withLock { state in
             if state.sessions[id] == nil && !state.closed {
                 let mailbox = SessionMailbox()
-                let worker = Task { [self] in await drain(mailbox, session: id) }
+                let worker = Task { [weak self] in
+                    for await item in mailbox.items {
+                        guard let self else { return }
+                        await handle(item, session: id)
+                    }
+                }
                 state.sessions[id] = SessionRecord(mailbox: mailbox, worker: worker)
             }
         }
         return PubSubClient(hub: self, sessionID: id)
     }
+
+    /// The sessions the hub holds (their ids): what a closed page must no longer be among.
+    var openSessions: Set<String> { state.withLock { Set($0.sessions.keys) } }
 
     /// Waits until `session`'s handlers have run for every message delivered to it so far.
     func settle(session: String) async {
@@ -308,52 +334,48 @@ public final class PubSubHub: Sendable {
 
     // MARK: Receiving
 
-    /// Routes messages from the broker to the sessions whose subscriptions they match.
-    private func receive() async {
-        for await incoming in client.messages {
-            let properties = incoming.properties
-            // No Local keeps our own messages away; this is the backstop for brokers without it.
-            if properties.userProperty(PubSubWireFormat.origin) == hubIdentifier { continue }
-            let isGlobal = incoming.topic == mapping.globalTopic
-            let topic = isGlobal ? nil : mapping.topic(forMQTTTopic: incoming.topic)
-            guard isGlobal || topic != nil else { continue }
-            let message = PubSubMessage(
-                topic: topic, payload: incoming.payload, sender: properties.userProperty(PubSubWireFormat.sender),
-                id: properties.userProperty(PubSubWireFormat.messageIdentifier) ?? UUID().uuidString,
-                userProperties: PubSubWireFormat.applicationProperties(of: properties))
-            // The hub's one subscription brings each message once, whichever broker; the
-            // sessions' filters are matched here, one delivery per matching subscription.
-            let targets = state.withLock { state in
-                Self.localTargets(in: state, mqttTopic: incoming.topic, isGlobal: isGlobal, excluding: nil)
-            }
-            for (mailbox, channel) in targets { mailbox.enqueue(.init(channel: channel, message: message)) }
+    /// Routes a message from the broker to the sessions whose subscriptions it matches.
+    private func route(_ incoming: MosquittoMessage) {
+        let properties = incoming.properties
+        // No Local keeps our own messages away; this is the backstop for brokers without it.
+        if properties.userProperty(PubSubWireFormat.origin) == hubIdentifier { return }
+        let isGlobal = incoming.topic == mapping.globalTopic
+        let topic = isGlobal ? nil : mapping.topic(forMQTTTopic: incoming.topic)
+        guard isGlobal || topic != nil else { return }
+        let message = PubSubMessage(
+            topic: topic, payload: incoming.payload, sender: properties.userProperty(PubSubWireFormat.sender),
+            id: properties.userProperty(PubSubWireFormat.messageIdentifier) ?? UUID().uuidString,
+            userProperties: PubSubWireFormat.applicationProperties(of: properties))
+        // The hub's one subscription brings each message once, whichever broker; the
+        // sessions' filters are matched here, one delivery per matching subscription.
+        let targets = state.withLock { state in
+            Self.localTargets(in: state, mqttTopic: incoming.topic, isGlobal: isGlobal, excluding: nil)
         }
+        for (mailbox, channel) in targets { mailbox.enqueue(.init(channel: channel, message: message)) }
     }
 
-    /// Runs one session's handlers for each delivery, in order. Handlers are looked up when the
-    /// delivery runs, so a handler removed meanwhile is not called.
-    private func drain(_ mailbox: SessionMailbox, session: String) async {
-        for await item in mailbox.items {
-            let delivery: SessionMailbox.Delivery
-            switch item {
-            case .delivery(let next): delivery = next
-            case .barrier(let waiter):
-                waiter.resume()
-                continue
+    /// Runs one session's handlers for one delivery, on the session's own task, in order.
+    /// Handlers are looked up when the delivery runs, so a handler removed meanwhile is not called.
+    private func handle(_ item: SessionMailbox.Item, session: String) async {
+        let delivery: SessionMailbox.Delivery
+        switch item {
+        case .delivery(let next): delivery = next
+        case .barrier(let waiter):
+            waiter.resume()
+            return
+        }
+        let handlers = state.withLock { state -> [HandlerEntry] in
+            guard let record = state.sessions[session] else { return [] }
+            switch delivery.channel {
+            case .global: return record.global
+            case .topic(let filter): return record.topics[filter] ?? []
             }
-            let handlers = state.withLock { state -> [HandlerEntry] in
-                guard let record = state.sessions[session] else { return [] }
-                switch delivery.channel {
-                case .global: return record.global
-                case .topic(let filter): return record.topics[filter] ?? []
-                }
-            }
-            for entry in handlers {
-                do {
-                    try await entry.handler(delivery.message)
-                } catch {
-                    logger.warning("PubSub handler of session \(session) failed: \(error)")
-                }
+        }
+        for entry in handlers {
+            do {
+                try await entry.handler(delivery.message)
+            } catch {
+                logger.warning("PubSub handler of session \(session) failed: \(error)")
             }
         }
     }

@@ -3,6 +3,7 @@ import MQTTBridge
 import MQTTBroker
 import MQTTCore
 import Testing
+import TestSupport
 
 /// A bridge between two Parley brokers in the test process (the integration suite does the
 /// same against Debian's Mosquitto).

@@ -3,6 +3,7 @@ import Logging
 import MQTTBroker
 import MQTTCore
 import Synchronization
+import TestSupport
 
 /// A Parley broker in the test process on 127.0.0.1 (port 0 picks a free one).
 func startBroker(port: Int = 0, maxQueuedMessages: Int = 1000, bridges: [BridgeConfiguration] = []) async throws -> Broker {
@@ -45,13 +46,4 @@ final class Received: Sendable {
     }
 
     deinit { task.cancel() }
-}
-
-func eventually(timeout: Duration = .seconds(15), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { return false }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return true
 }

@@ -2,6 +2,7 @@ import Foundation
 import PubSub
 import Synchronization
 import Testing
+import TestSupport
 
 /// Flet's `page.pubsub` rules, checked on a real broker of each kind. Every test spreads its
 /// sessions over two hubs, so each rule is checked both for sessions of the sender's own hub

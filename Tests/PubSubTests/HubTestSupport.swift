@@ -4,6 +4,7 @@ import MQTTBroker
 import PubSub
 import Synchronization
 import Testing
+import TestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -383,16 +384,6 @@ let quietLogger: Logger = {
 }()
 
 // MARK: - Waiting and recording
-
-/// Polls `condition` until it holds or `timeout` passes; whether it held.
-func eventually(timeout: Duration = .seconds(15), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while !condition() {
-        guard ContinuousClock.now < deadline else { return false }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return true
-}
 
 /// A flag one task sets and another polls.
 final class Flag: Sendable {

@@ -2,6 +2,7 @@ import Foundation
 import PubSub
 import Synchronization
 import Testing
+import TestSupport
 
 /// Many sessions sending at once, over two hubs at QoS 1.
 @Suite("Load")

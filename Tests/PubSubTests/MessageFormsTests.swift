@@ -2,6 +2,7 @@ import Foundation
 import PubSub
 import Synchronization
 import Testing
+import TestSupport
 
 /// The other ways to send and receive: AsyncSequence, Codable (JSON) and Data.
 @Suite("AsyncSequence, Codable and Data forms")

@@ -2,6 +2,7 @@ import Foundation
 import MQTTBroker
 import PubSub
 import Testing
+import TestSupport
 
 /// A hub outlives its broker: messages sent while the broker is down are delivered once
 /// libmosquitto has reconnected, and subscriptions are renewed.

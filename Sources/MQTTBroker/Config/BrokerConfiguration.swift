@@ -93,6 +93,11 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// Bridges to other brokers (`connection` blocks), run by the `MQTTBridge` target.
     public var bridges: [BridgeConfiguration]
 
+    /// How long a new connection may stay silent before its CONNECT; then it is closed, so a
+    /// socket that never speaks MQTT cannot hold a descriptor and its memory for ever.
+    /// Not a Mosquitto key; embedding programs set it here.
+    public var connectTimeout: Duration
+
     // MARK: - Constants
 
     /// The port of the default listener.
@@ -131,6 +136,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         user = nil
         httpListener = HTTPListenerConfiguration()
         bridges = []
+        connectTimeout = .seconds(20)
     }
 
     /// The values a configuration file starts from before its lines are applied:

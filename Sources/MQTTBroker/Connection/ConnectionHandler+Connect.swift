@@ -132,7 +132,7 @@ extension ConnectionHandler {
         if let previousConnection = previousConnection ?? replacedConnection {
             let continues = checkout.resumed
             previousConnection.eventLoop.execute {
-                previousConnection.loopBoundHandler.takeOver(sessionContinues: continues)
+                previousConnection.handler?.takeOver(sessionContinues: continues)
             }
         }
         for delivery in dropped { core.reportDrop(delivery.message, for: client.clientIdentifier, reason: .expired) }

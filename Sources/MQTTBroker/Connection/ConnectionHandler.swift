@@ -7,6 +7,11 @@ import NIOCore
 /// Owned by the channel pipeline and touched only on the channel's event loop, so it needs no
 /// lock. Shared state it reaches (router, sessions, retained store) goes through `BrokerCore`.
 /// Other event loops reach this handler only through its `ConnectionContext`, by hopping here.
+///
+/// Lifetime: nothing outside the pipeline holds the handler strongly for longer than a
+/// callback (the context's reference is weak, timers are cancelled when the channel goes), and
+/// `handlerRemoved` lets go of the pipeline context, so a closed connection frees its handler,
+/// pipeline and channel at once.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = MQTTFrame
     typealias OutboundOut = ByteBuffer
@@ -38,14 +43,14 @@ final class ConnectionHandler: ChannelInboundHandler {
     var keepAlive: TimeAmount?
     var lastRead = NIODeadline.now()
     var keepAliveCheck: Scheduled<Void>?
+    /// Closes a lingering connection whose client does not close it (`closeAfterReply`).
+    var lingerTimer: Scheduled<Void>?
     /// Why the connection ended, once known; nil when the peer just went away.
     var closeReason: DisconnectReason?
     /// Set by a DISCONNECT that suppresses the will (reason 0x00).
     var willSuppressed = false
     var needsFlush = false
 
-    /// How long a new connection may take to send CONNECT.
-    static let connectTimeout = TimeAmount.seconds(20)
     /// How long a connection being closed after a reply waits for the client to close.
     static let lingerTimeout = TimeAmount.seconds(2)
     /// Set once `closeAfterReply` has shut our side; further input is ignored.
@@ -59,13 +64,22 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         channelContext = context
-        connection = ConnectionContext(handler: self, channel: context.channel)
+        connection = ConnectionContext(handler: self, eventLoop: context.eventLoop)
+        core.connectionHandlerAdded(self)
+    }
+
+    /// The pipeline is being torn down (the channel closed): the handler and its context would
+    /// otherwise keep each other, and the whole channel, alive.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimers()
+        channelContext = nil
+        connection = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
         if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         core.statistics.connectionsOpen.add(1, ordering: .relaxed)
-        armKeepAliveCheck(timeout: Self.connectTimeout)
+        armKeepAliveCheck(timeout: TimeAmount(core.configuration.connectTimeout))
         context.fireChannelActive()
     }
 
@@ -103,7 +117,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        keepAliveCheck?.cancel()
+        cancelTimers()
         core.statistics.connectionsOpen.subtract(1, ordering: .relaxed)
         let wasConnected: Bool
         if case .connected = phase { wasConnected = true } else { wasConnected = false }
@@ -195,7 +209,15 @@ final class ConnectionHandler: ChannelInboundHandler {
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenFailure { _ in loopBound.value.close() }
         context.close(mode: .output, promise: promise)
-        context.eventLoop.scheduleTask(in: Self.lingerTimeout) { loopBound.value.close() }
+        lingerTimer = context.eventLoop.scheduleTask(in: Self.lingerTimeout) { loopBound.value.close() }
+    }
+
+    /// Timers hold the handler in their closures until they fire: a closed connection cancels them.
+    private func cancelTimers() {
+        keepAliveCheck?.cancel()
+        keepAliveCheck = nil
+        lingerTimer?.cancel()
+        lingerTimer = nil
     }
 
     /// Ends the connection over a protocol violation: v5 clients get a DISCONNECT with the
