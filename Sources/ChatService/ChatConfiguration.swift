@@ -6,6 +6,9 @@ public struct ChatConfiguration: Sendable {
     public var defaultRoom: String
     /// Messages a joiner is shown from before it joined, per room.
     public var historyLimit: Int
+    /// Rooms whose history is kept; past it the room written to least recently is forgotten, so
+    /// publishers inventing room names cannot grow the chat's memory without end.
+    public var historyRoomLimit: Int
     /// Longest name, in characters, after surrounding whitespace is trimmed.
     public var maximumNameLength: Int
     /// Longest message, in characters.
@@ -22,11 +25,12 @@ public struct ChatConfiguration: Sendable {
     public init(
         prefix: String = "chat", defaultRoom: String = "general", historyLimit: Int = 50, maximumNameLength: Int = 32,
         maximumMessageLength: Int = 2000, maximumFrameSize: Int = 16 * 1024, messageBurst: Int = 10,
-        messagesPerSecond: Double = 5, sessionBufferLimit: Int = 1000
+        messagesPerSecond: Double = 5, sessionBufferLimit: Int = 1000, historyRoomLimit: Int = 1000
     ) {
         self.prefix = prefix
         self.defaultRoom = defaultRoom
         self.historyLimit = historyLimit
+        self.historyRoomLimit = historyRoomLimit
         self.maximumNameLength = maximumNameLength
         self.maximumMessageLength = maximumMessageLength
         self.maximumFrameSize = maximumFrameSize

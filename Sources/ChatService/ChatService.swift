@@ -75,7 +75,7 @@ public final class ChatService: Sendable {
         self.presence = presence
         self.page = page
         self.logger = logger
-        history = Mutex(ChatHistory(limit: configuration.historyLimit))
+        history = Mutex(ChatHistory(limit: configuration.historyLimit, roomLimit: configuration.historyRoomLimit))
     }
 
     private func start() async throws {

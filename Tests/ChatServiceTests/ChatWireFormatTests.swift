@@ -63,6 +63,21 @@ import Testing
         #expect(history.messages(in: "other").isEmpty)
     }
 
+    @Test func historyForgetsTheRoomWrittenToLeastRecentlyPastItsRoomLimit() {
+        var history = ChatHistory(limit: 5, roomLimit: 2)
+        func say(_ id: String, in room: String) {
+            history.append(ChatMessage(id: id, room: room, user: "u", kind: .chat, text: id, time: ""))
+        }
+        say("1", in: "a")
+        say("2", in: "b")
+        say("3", in: "a")
+        say("4", in: "c")
+        #expect(history.roomCount == 2)
+        #expect(history.messages(in: "b").isEmpty, "b was written to least recently")
+        #expect(history.messages(in: "a").map(\.id) == ["1", "3"])
+        #expect(history.messages(in: "c").map(\.id) == ["4"])
+    }
+
     @Test func theRateLimiterAllowsABurstThenTheSustainedRate() {
         let start = ContinuousClock.now
         var limiter = RateLimiter(burst: 3, perSecond: 2, now: start)

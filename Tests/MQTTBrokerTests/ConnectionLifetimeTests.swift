@@ -270,6 +270,26 @@ struct ConnectionLifetimeTests {
         try await fixture.broker.shutdown()
     }
 
+    /// Round-robin state of a shared subscription goes with its last member, so clients that
+    /// come and go with groups of their own do not grow the router.
+    @Test func sharedSubscriptionsOfDepartedClientsLeaveNoState() async throws {
+        let fixture = try await Fixture()
+        for index in 0..<3 {
+            let socket = try fixture.connect("member-\(index)", version: .v5)
+            let filters = ["$share/group\(index)/readings/#", "$share/common/readings/#"]
+            try socket.send(
+                .subscribe(SubscribePacket(packetIdentifier: 1, subscriptions: filters.map { .init(topicFilter: $0) })), version: .v5)
+            _ = try socket.readPacket()
+            try fixture.broker.client.publish("readings/\(index)", "1")
+            try socket.send(.disconnect(DisconnectPacket(reasonCode: .normalDisconnection)), version: .v5)
+            #expect(socket.waitForClose())
+        }
+        await fixture.expectEverythingFreed()
+        #expect(fixture.broker.core.router.subscriptionCount == 0)
+        #expect(fixture.broker.core.router.sharedSubscriptionCount == 0)
+        try await fixture.broker.shutdown()
+    }
+
     @Test func droppedInlineSubscriptionsAreFreedAndUnsubscribed() async throws {
         let fixture = try await Fixture()
         let references = fixture.references

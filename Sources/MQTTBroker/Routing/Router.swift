@@ -11,7 +11,25 @@ final class Router: Sendable {
         var trie = SubscriptionTrie<SubscriberKey, SubscriptionEntry>()
         /// Round-robin position per shared subscription (`group` + NUL + filter).
         var shareCursors: [String: Int] = [:]
+        /// Members per shared subscription, so that its cursor goes with its last member.
+        var shareMembers: [String: Int] = [:]
+
+        mutating func remove(_ key: SubscriberKey, filter: String) -> Bool {
+            guard trie.remove(key: key, filter: filter) != nil else { return false }
+            if let group = key.shareGroup {
+                let share = Router.shareKey(group: group, filter: filter)
+                if let members = shareMembers[share], members > 1 {
+                    shareMembers[share] = members - 1
+                } else {
+                    shareMembers[share] = nil
+                    shareCursors[share] = nil
+                }
+            }
+            return true
+        }
     }
+
+    static func shareKey(group: String, filter: String) -> String { group + "\u{0}" + filter }
 
     private let state = Mutex(State())
 
@@ -24,7 +42,11 @@ final class Router: Sendable {
             target: target, options: options, subscriptionIdentifier: subscriptionIdentifier,
             shareGroup: shared?.group, filter: filter)
         let key = SubscriberKey(subscriber: target.identity, shareGroup: shared?.group)
-        return state.withLock { $0.trie.insert(entry, for: key, filter: filter) } == nil
+        return state.withLock { state in
+            let isNew = state.trie.insert(entry, for: key, filter: filter) == nil
+            if isNew, let group = shared?.group { state.shareMembers[Self.shareKey(group: group, filter: filter), default: 0] += 1 }
+            return isNew
+        }
     }
 
     /// Removes a subscription; returns whether it existed.
@@ -32,7 +54,7 @@ final class Router: Sendable {
     func unsubscribe(_ subscriber: ObjectIdentifier, filter fullFilter: String) -> Bool {
         let shared = SharedSubscription(fullFilter)
         let key = SubscriberKey(subscriber: subscriber, shareGroup: shared?.group)
-        return state.withLock { $0.trie.remove(key: key, filter: shared?.topicFilter ?? fullFilter) } != nil
+        return state.withLock { $0.remove(key, filter: shared?.topicFilter ?? fullFilter) }
     }
 
     func unsubscribeAll(_ subscriber: ObjectIdentifier, filters: some Sequence<String>) {
@@ -41,11 +63,14 @@ final class Router: Sendable {
             return (SubscriberKey(subscriber: subscriber, shareGroup: shared?.group), shared?.topicFilter ?? fullFilter)
         }
         state.withLock { state in
-            for (key, filter) in keys { state.trie.remove(key: key, filter: filter) }
+            for (key, filter) in keys { _ = state.remove(key, filter: filter) }
         }
     }
 
     var subscriptionCount: Int { state.withLock { $0.trie.count } }
+
+    /// Shared subscriptions with a round-robin cursor (each has at least one member).
+    var sharedSubscriptionCount: Int { state.withLock { $0.shareCursors.count } }
 
     /// One target of a routed message with the merged view of its matching subscriptions.
     struct Match {
@@ -63,7 +88,7 @@ final class Router: Sendable {
         state.withLock { state in
             state.trie.forEachMatch(topic: message.topic) { _, entry in
                 if let group = entry.shareGroup {
-                    sharedGroups[group + "\u{0}" + entry.filter, default: []].append(entry)
+                    sharedGroups[Self.shareKey(group: group, filter: entry.filter), default: []].append(entry)
                 } else {
                     Self.merge(entry, message: message, into: &plain)
                 }
