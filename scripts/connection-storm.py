@@ -12,12 +12,19 @@ from round 1 on.
     scripts/connection-storm.py --spawn 'mosquitto -p {port}' --rounds 4 --connections 10000
     scripts/connection-storm.py --port 1883 --pid $(pidof parley)
 
-With --spawn the broker is started on a free port ({port} in the command) and stopped at the
-end. Needs `ulimit -n` above CONNECTIONS + 100 in this shell (the script raises its own soft
+With --pages the clients are chat pages instead: each opens the chat's WebSocket (/ws on
+--http-port), joins one of --rooms rooms, says one line with --publish, and closes:
+
+    scripts/connection-storm.py --pages --connections 2000 \
+        --spawn '.build/release/parley serve -p {port} --http-port {http_port}'
+
+With --spawn the broker is started on free ports ({port} and {http_port} in the command) and
+stopped at the end. Needs `ulimit -n` above CONNECTIONS + 100 in this shell (the script raises its own soft
 limit when it can).
 """
 import argparse
 import asyncio
+import base64
 import json
 import os
 import resource
@@ -68,6 +75,48 @@ def publish_packet(topic, payload, qos, packet_id, v5):
 
 def disconnect_packet():
     return b"\xe0\x00"
+
+
+def websocket_frame(opcode, payload):
+    """A masked client frame (RFC 6455 §5.2)."""
+    mask = os.urandom(4)
+    header = bytes([0x80 | opcode])
+    if len(payload) < 126:
+        header += bytes([0x80 | len(payload)])
+    else:
+        header += bytes([0x80 | 126]) + struct.pack("!H", len(payload))
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def websocket_open(host, port, path="/ws"):
+    reader, writer = await asyncio.open_connection(host, port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    response = await reader.readuntil(b"\r\n\r\n")
+    if not response.startswith(b"HTTP/1.1 101"):
+        raise ConnectionError(response.split(b"\r\n", 1)[0].decode(errors="replace"))
+    return reader, writer
+
+
+async def websocket_read(reader):
+    """The next frame's opcode and payload (server frames are not masked)."""
+    first, second = await reader.readexactly(2)
+    length = second & 0x7F
+    if length == 126:
+        length = struct.unpack("!H", await reader.readexactly(2))[0]
+    elif length == 127:
+        length = struct.unpack("!Q", await reader.readexactly(8))[0]
+    return first & 0x0F, await reader.readexactly(length)
+
+
+async def websocket_expect(reader, text):
+    while True:
+        opcode, payload = await websocket_read(reader)
+        if opcode == 8:
+            raise ConnectionError("WebSocket closed")
+        if text.encode() in payload:
+            return
 
 
 async def read_packet(reader):
@@ -154,10 +203,52 @@ class Round:
                 except Exception:  # noqa: BLE001 - the socket is gone either way
                     pass
 
+    async def page(self, index, gate):
+        args = self.args
+        writer = None
+        try:
+            async with gate:
+                reader, writer = await asyncio.wait_for(websocket_open(args.host, args.http_port), 30)
+                join = {"type": "join", "name": f"p{self.number}-{index}", "room": f"storm-{index % args.rooms}"}
+                writer.write(websocket_frame(1, json.dumps(join).encode()))
+                await asyncio.wait_for(websocket_expect(reader, '"type":"joined"'), 30)
+                if args.publish:
+                    writer.write(websocket_frame(1, json.dumps({"type": "send", "text": "x" * args.payload}).encode()))
+            self.connected += 1
+            if self.connected + self.failed == args.connections:
+                self.all_connected.set()
+            # Keep reading (online lists, other pages' lines) so the server never waits on us.
+            drain = asyncio.create_task(self.drain(reader))
+            await self.release.wait()
+            drain.cancel()
+            if not args.abrupt:
+                writer.write(websocket_frame(8, struct.pack("!H", 1000)))
+                await writer.drain()
+        except Exception as error:  # noqa: BLE001 - counted and reported per kind
+            self.note_error(error)
+            if self.connected + self.failed == args.connections:
+                self.all_connected.set()
+        finally:
+            if writer is not None:
+                writer.close()
+                try:
+                    await writer.wait_closed()
+                except Exception:  # noqa: BLE001 - the socket is gone either way
+                    pass
+
+    @staticmethod
+    async def drain(reader):
+        try:
+            while True:
+                await websocket_read(reader)
+        except Exception:  # noqa: BLE001 - ends with the connection
+            pass
+
     async def run(self):
         gate = asyncio.Semaphore(self.args.parallel)
         started = time.monotonic()
-        tasks = [asyncio.create_task(self.client(i, gate)) for i in range(self.args.connections)]
+        client = self.page if self.args.pages else self.client
+        tasks = [asyncio.create_task(client(i, gate)) for i in range(self.args.connections)]
         await self.all_connected.wait()
         connect_seconds = time.monotonic() - started
         await asyncio.sleep(self.args.hold)
@@ -221,6 +312,9 @@ def main():
     parser.add_argument("--qos", type=int, choices=[0, 1, 2], default=0)
     parser.add_argument("--payload", type=int, default=64)
     parser.add_argument("--abrupt", action="store_true", help="drop the sockets without DISCONNECT")
+    parser.add_argument("--pages", action="store_true", help="chat pages over WebSocket instead of MQTT clients")
+    parser.add_argument("--http-port", type=int, default=8080, help="the chat's HTTP port, with --pages")
+    parser.add_argument("--rooms", type=int, default=100, help="rooms the pages spread over, with --pages")
     parser.add_argument("--settle", type=float, default=6.0,
                         help="seconds to wait after the round's sockets are closed before reading memory "
                              "(Parley hands freed memory back every 5 s)")
@@ -235,11 +329,12 @@ def main():
     broker = None
     if args.spawn:
         args.port = free_port()
-        command = shlex.split(args.spawn.replace("{port}", str(args.port)))
+        args.http_port = free_port()
+        command = shlex.split(args.spawn.replace("{port}", str(args.port)).replace("{http_port}", str(args.http_port)))
         broker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard)))
         args.pid = broker.pid
-        wait_for_port(args.host, args.port)
+        wait_for_port(args.host, args.http_port if args.pages else args.port)
     if args.pid is None:
         parser.error("give --pid or --spawn: the storm reports the broker's memory")
 
