@@ -27,10 +27,12 @@ let package = Package(
             name: "MQTTCore",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")]
         ),
+        .target(name: "ProcessMemory"),
         .target(
             name: "MQTTBroker",
             dependencies: [
                 "MQTTCore",
+                "ProcessMemory",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -70,6 +72,7 @@ let package = Package(
             name: "ChatService",
             dependencies: [
                 "PubSub",
+                "ProcessMemory",
                 "Mosquitto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -124,6 +127,7 @@ let package = Package(
             name: "MQTTBrokerTests",
             dependencies: [
                 "MQTTBroker",
+                "ProcessMemory",
                 "Mosquitto",
                 "TestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),

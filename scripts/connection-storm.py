@@ -315,9 +315,9 @@ def main():
     parser.add_argument("--pages", action="store_true", help="chat pages over WebSocket instead of MQTT clients")
     parser.add_argument("--http-port", type=int, default=8080, help="the chat's HTTP port, with --pages")
     parser.add_argument("--rooms", type=int, default=100, help="rooms the pages spread over, with --pages")
-    parser.add_argument("--settle", type=float, default=6.0,
+    parser.add_argument("--settle", type=float, default=12.0,
                         help="seconds to wait after the round's sockets are closed before reading memory "
-                             "(Parley hands freed memory back every 5 s)")
+                             "(Parley hands freed memory back 5 to 10 s after connections fell)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON at the end")
     args = parser.parse_args()
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import ProcessMemory
 import PubSub
 import Synchronization
 
@@ -27,6 +28,8 @@ public final class ChatService: Sendable {
     /// Sees every page session as it opens. Only leak tests set it, to follow a page's objects
     /// with weak references until they are freed.
     let pageWatch = Mutex<(@Sendable (AnyObject) -> Void)?>(nil)
+    /// Hands memory freed by closed pages back to the system (`MemoryReclaimer`), every 5 s.
+    private let reclaiming = Mutex<Task<Void, Never>?>(nil)
 
     struct SessionEntry: Sendable {
         var room: String
@@ -85,11 +88,25 @@ public final class ChatService: Sendable {
             history.withLock { $0.append(chat) }
         }
         try await presence.start { [weak self] rooms in self?.announceOnline(in: rooms) }
+        if MemoryReclaimer.isAvailable {
+            let task = Task { [weak self] in
+                var reclaimer = MemoryReclaimer()
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(5))
+                    guard let self else { return }
+                    if reclaimer.tick(openConnections: openPages) {
+                        logger.debug("chat: returned memory freed by closed pages to the system (\(openPages) open)")
+                    }
+                }
+            }
+            reclaiming.withLock { $0 = task }
+        }
     }
 
     /// Ends the recorder, clears this instance from the online lists and disconnects. Page
     /// sessions still open lose their broker connection.
     public func shutdown() async {
+        reclaiming.withLock { $0 }?.cancel()
         await presence.stop()
         await hub.shutdown()
     }

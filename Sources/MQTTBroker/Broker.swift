@@ -3,6 +3,7 @@ import MQTTCore
 import Atomics
 import NIOCore
 import NIOPosix
+import ProcessMemory
 import ServiceLifecycle
 import Synchronization
 
