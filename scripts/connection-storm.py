@@ -154,6 +154,30 @@ class Round:
         self.failed += 1
         key = type(error).__name__
         self.errors[key] = self.errors.get(key, 0) + 1
+        self.note_settled()
+
+    def note_connected(self):
+        self.connected += 1
+        self.note_settled()
+
+    def note_settled(self):
+        if self.connected + self.failed == self.args.connections:
+            self.all_connected.set()
+
+    @staticmethod
+    async def close(writer, reset):
+        if writer is None:
+            return
+        if reset:
+            # A lost connection: no goodbye, and a reset rather than a FIN.
+            sock = writer.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except Exception:  # noqa: BLE001 - the socket is gone either way
+            pass
 
     async def client(self, index, gate):
         args = self.args
@@ -179,29 +203,15 @@ class Round:
                         await asyncio.wait_for(expect(reader, 5, "PUBREC"), 30)
                         writer.write(packet(0x62, struct.pack("!H", 2)))
                         await asyncio.wait_for(expect(reader, 7, "PUBCOMP"), 30)
-            self.connected += 1
-            if self.connected + self.failed == args.connections:
-                self.all_connected.set()
+            self.note_connected()
             await self.release.wait()
             if not args.abrupt:
                 writer.write(disconnect_packet())
                 await writer.drain()
         except Exception as error:  # noqa: BLE001 - counted and reported per kind
             self.note_error(error)
-            if self.connected + self.failed == args.connections:
-                self.all_connected.set()
         finally:
-            if writer is not None:
-                if args.abrupt:
-                    # A lost connection: no DISCONNECT, and a reset rather than a FIN.
-                    sock = writer.get_extra_info("socket")
-                    if sock is not None:
-                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                writer.close()
-                try:
-                    await writer.wait_closed()
-                except Exception:  # noqa: BLE001 - the socket is gone either way
-                    pass
+            await self.close(writer, reset=args.abrupt)
 
     async def page(self, index, gate):
         args = self.args
@@ -214,9 +224,7 @@ class Round:
                 await asyncio.wait_for(websocket_expect(reader, '"type":"joined"'), 30)
                 if args.publish:
                     writer.write(websocket_frame(1, json.dumps({"type": "send", "text": "x" * args.payload}).encode()))
-            self.connected += 1
-            if self.connected + self.failed == args.connections:
-                self.all_connected.set()
+            self.note_connected()
             # Keep reading (online lists, other pages' lines) so the server never waits on us.
             drain = asyncio.create_task(self.drain(reader))
             await self.release.wait()
@@ -226,15 +234,8 @@ class Round:
                 await writer.drain()
         except Exception as error:  # noqa: BLE001 - counted and reported per kind
             self.note_error(error)
-            if self.connected + self.failed == args.connections:
-                self.all_connected.set()
         finally:
-            if writer is not None:
-                writer.close()
-                try:
-                    await writer.wait_closed()
-                except Exception:  # noqa: BLE001 - the socket is gone either way
-                    pass
+            await self.close(writer, reset=args.abrupt)
 
     @staticmethod
     async def drain(reader):

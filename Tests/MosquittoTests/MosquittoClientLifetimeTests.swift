@@ -91,6 +91,33 @@ struct MosquittoClientLifetimeTests {
         #expect(alive.isEmpty, "still alive: \(alive)")
     }
 
+    /// Released while messages pour in, a client's last reference may be dropped on
+    /// libmosquitto's own thread, inside a callback: that thread cannot stop and join itself, so
+    /// the client must be destroyed from another one, without a crash or a hang.
+    @Test func clientsReleasedWhileMessagesPourInAreFreed() async throws {
+        let (broker, port) = try await Self.broker()
+        let references = WeakReferences()
+        let flood = Task {
+            while !Task.isCancelled {
+                _ = try? broker.client.publish("flood/reading", "x")
+                await Task.yield()
+            }
+        }
+        for index in 0..<20 {
+            let client = try Self.client(port: port, id: "flooded-\(index)")
+            references.watch(client, as: "MosquittoClient \(index)")
+            try await client.connect()
+            try await client.subscribe("flood/#", qos: 0)
+            var messages = client.messages.makeAsyncIterator()
+            _ = await messages.next()
+        }
+        flood.cancel()
+        let alive = await references.waitUntilFreed()
+        #expect(alive.isEmpty, "still alive: \(alive)")
+        #expect(await eventually { Self.openConnections(broker) == 0 })
+        try await broker.shutdown()
+    }
+
     @Test func aClientWhoseMessageStreamIsStillReadIsFreedAndTheStreamEnds() async throws {
         let (broker, port) = try await Self.broker()
         let references = WeakReferences()
