@@ -17,6 +17,16 @@ struct PubSubLifetimeTests {
         broker.broker.statistics.connectionsOpen.load(ordering: .relaxed)
     }
 
+    /// A hub on `broker` with one subscribed session, the hub and its client followed.
+    static func watchedHub(on broker: EmbeddedBroker, references: WeakReferences) async throws -> (PubSubHub, PubSubClient) {
+        let hub = try await PubSubHub(broker: broker.url, prefix: uniquePrefix("lifetime"), logger: quietLogger)
+        references.watch(hub, as: "PubSubHub")
+        references.watch(hub.client, as: "MosquittoClient")
+        let session = hub.session(id: "page")
+        try await session.subscribe { (_: String) in }
+        return (hub, session)
+    }
+
     @Test func aClosedSessionFreesItsHandlersStreamsAndSubscription() async throws {
         let broker = try await EmbeddedBroker.start()
         let hub = try await PubSubHub(broker: broker.url, prefix: uniquePrefix("lifetime"), logger: quietLogger)
@@ -68,11 +78,7 @@ struct PubSubLifetimeTests {
         let broker = try await EmbeddedBroker.start()
         let references = WeakReferences()
         do {
-            let hub = try await PubSubHub(broker: broker.url, prefix: uniquePrefix("lifetime"), logger: quietLogger)
-            references.watch(hub, as: "PubSubHub")
-            references.watch(hub.client, as: "MosquittoClient")
-            let session = hub.session(id: "page")
-            try await session.subscribe { (_: String) in }
+            let (hub, session) = try await Self.watchedHub(on: broker, references: references)
             _ = try await session.messages()
             await hub.shutdown()
         }
@@ -89,11 +95,7 @@ struct PubSubLifetimeTests {
         let references = WeakReferences()
         let streamEnded = Flag()
         do {
-            let hub = try await PubSubHub(broker: broker.url, prefix: uniquePrefix("lifetime"), logger: quietLogger)
-            references.watch(hub, as: "PubSubHub")
-            references.watch(hub.client, as: "MosquittoClient")
-            let session = hub.session(id: "page")
-            try await session.subscribe { (_: String) in }
+            let (_, session) = try await Self.watchedHub(on: broker, references: references)
             let stream = try await session.messages()
             Task {
                 for await _ in stream {}
