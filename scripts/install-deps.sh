@@ -17,6 +17,10 @@ if [ "$mode" = test ]; then
   # The chat page's browser tests drive Debian's headless Chromium through Selenium.
   want chromium
   want chromium-driver
+  # TLS tests make their certificates with the openssl command; WebSocket tests also speak
+  # through Node's MQTT.js.
+  want openssl
+  want node-mqtt
 fi
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""

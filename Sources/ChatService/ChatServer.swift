@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -27,11 +28,19 @@ public struct ChatServer: Service {
         self.logger = logger
     }
 
+    /// The broker URL as it may be logged: a password in it stays out of the log.
+    static func withoutCredentials(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.user != nil || components.password != nil else { return url }
+        components.user = nil
+        components.password = nil
+        return components.string ?? url
+    }
+
     public func run() async throws {
         let service = try await ChatService.connect(
             broker: broker, configuration: configuration, waitingUpTo: brokerPatience, logger: logger)
         let logger = self.logger
-        let broker = self.broker
+        let broker = Self.withoutCredentials(self.broker)
         let application = service.application(host: host, port: port) { channel in
             let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
             logger.notice("chat on http://\(address) (broker \(broker), topics \(service.configuration.prefix)/ROOM)")

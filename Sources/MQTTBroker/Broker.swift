@@ -2,7 +2,10 @@ import Logging
 import MQTTCore
 import Atomics
 import NIOCore
+import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import NIOWebSocket
 import ProcessMemory
 import ServiceLifecycle
 import Synchronization
@@ -27,6 +30,8 @@ public final class Broker: Sendable {
 
     private struct Running: Sendable {
         var channels: [any Channel] = []
+        /// The TLS context of each TLS listener, reloaded on SIGHUP.
+        var tlsContexts: [TLSContextProvider] = []
         var sysTask: RepeatedTask?
         var reclaimTask: RepeatedTask?
         var started = false
@@ -63,6 +68,29 @@ public final class Broker: Sendable {
     /// Counters the broker also publishes under `$SYS`.
     public var statistics: BrokerStatistics { core.statistics }
 
+    /// Re-reads the password and ACL files and the TLS certificates, as Mosquitto does on
+    /// SIGHUP. Connections stay up; their next check uses the new rules, new connections get the
+    /// new certificate. If a file cannot be read, what it held stays in force.
+    public func reload() throws {
+        try core.security.load()
+        for tls in running.withLock({ $0.tlsContexts }) { try tls.reload() }
+        core.logger.notice("reloaded password and ACL files and TLS certificates")
+    }
+
+    /// Reads every file the configuration names (password, ACL, TLS certificates and keys)
+    /// without opening a listener, so a command line can report a bad file before it starts.
+    public func checkFiles() throws {
+        try core.security.load()
+        for listener in configuration.listeners {
+            if let settings = listener.tls { _ = try TLSContextProvider(settings: settings, listenerName: listener.displayName) }
+        }
+    }
+
+    /// A user name and password that this broker accepts from in-process companions reaching it
+    /// over MQTT (the chat's PubSub hub): they pass `allow_anonymous`, the password file and the
+    /// ACL like the inline client. They exist only in this process's memory.
+    public var internalCredentials: (username: String, password: String) { core.security.internalCredentials }
+
     /// The addresses the listeners are bound to (useful when a port was 0).
     public var localAddresses: [SocketAddress] {
         running.withLock { $0.channels.compactMap(\.localAddress) }
@@ -70,14 +98,32 @@ public final class Broker: Sendable {
 
     /// Restores persisted sessions, binds every listener and starts `$SYS` publishing.
     public func start() async throws {
+        try core.security.load()
         core.restoreSessions(on: group.next())
+        var tlsContexts: [TLSContextProvider] = []
         var bound: [any Channel] = []
         do {
-            for listener in configuration.listeners {
-                let channel = try await bootstrap(for: listener).bind(host: listener.host ?? "0.0.0.0", port: listener.port).get()
-                core.logger.notice("listening on \(channel.localAddress.map { "\($0)" } ?? "?") (MQTT 3.1, 3.1.1, 5.0)")
+            for (index, listener) in configuration.listeners.enumerated() {
+                let tls = try listener.tls.map { settings throws(ListenerSetupError) in
+                    try TLSContextProvider(settings: settings, listenerName: listener.displayName)
+                }
+                if let tls { tlsContexts.append(tls) }
+                let bootstrap = bootstrap(for: listener, index: index, tls: tls)
+                let channel: any Channel
+                if let path = listener.unixSocketPath {
+                    channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+                } else {
+                    channel = try await bootstrap.bind(host: listener.host ?? "0.0.0.0", port: listener.port).get()
+                }
+                let kind = [listener.protocolName == .websockets ? "WebSocket" : nil, tls == nil ? nil : "TLS"]
+                    .compactMap { $0 }.joined(separator: ", ")
+                let address = listener.unixSocketPath ?? channel.localAddress.map { "\($0)" } ?? "?"
+                core.logger.notice("listening on \(address)\(kind.isEmpty ? "" : " (\(kind))") (MQTT 3.1, 3.1.1, 5.0)")
                 bound.append(channel)
             }
+        } catch let error as ListenerSetupError {
+            for channel in bound { try? await channel.close() }
+            throw error
         } catch {
             for channel in bound { try? await channel.close() }
             throw BrokerError.bindFailed(underlying: error)
@@ -91,6 +137,7 @@ public final class Broker: Sendable {
         let reclaimTask = startReclaimingMemory()
         running.withLock {
             $0.channels = bound
+            $0.tlsContexts = tlsContexts
             $0.sysTask = sysTask
             $0.reclaimTask = reclaimTask
             $0.started = true
@@ -115,32 +162,77 @@ public final class Broker: Sendable {
 
     static let reclaimInterval = TimeAmount.seconds(5)
 
-    private func bootstrap(for listener: ListenerConfiguration) -> ServerBootstrap {
+    private func bootstrap(for listener: ListenerConfiguration, index: Int, tls: TLSContextProvider?) -> ServerBootstrap {
         let core = self.core
         let maximumPacketSize = configuration.maxPacketSize.map { Int($0) } ?? MQTTLimits.maximumPacketSize
         let connectionLimit = listener.maxConnections
         let open = ManagedAtomic(0)
-        return ServerBootstrap(group: group)
+        var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
-            .childChannelInitializer { channel in
+        if listener.unixSocketPath == nil {
+            bootstrap = bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+        }
+        return bootstrap.childChannelInitializer { channel in
                 if let connectionLimit, open.loadThenWrappingIncrement(ordering: .relaxed) >= connectionLimit {
                     open.wrappingDecrement(ordering: .relaxed)
-                    core.logger.notice("refusing connection: max_connections \(connectionLimit) reached on port \(listener.port)")
+                    core.logger.notice("refusing connection: max_connections \(connectionLimit) reached on \(listener.displayName)")
                     return channel.close()
                 }
                 if connectionLimit != nil {
                     channel.closeFuture.whenComplete { _ in open.wrappingDecrement(ordering: .relaxed) }
                 }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(MQTTFrameDecoder(maximumPacketSize: maximumPacketSize)))
-                    try channel.pipeline.syncOperations.addHandler(
-                        ConnectionHandler(core: core, listener: listener, logger: core.logger))
+                    let pipeline = channel.pipeline.syncOperations
+                    if let tls { try pipeline.addHandler(tls.makeHandler()) }
+                    let addMQTT: @Sendable (any Channel) throws -> Void = { channel in
+                        let pipeline = channel.pipeline.syncOperations
+                        try pipeline.addHandler(ByteToMessageHandler(MQTTFrameDecoder(maximumPacketSize: maximumPacketSize)))
+                        try pipeline.addHandler(
+                            ConnectionHandler(core: core, listener: listener, listenerIndex: index, logger: core.logger))
+                    }
+                    if listener.protocolName == .websockets {
+                        try Self.addWebSocketUpgrade(to: channel, maximumPacketSize: maximumPacketSize, then: addMQTT)
+                    } else {
+                        try addMQTT(channel)
+                    }
                 }
             }
+    }
+
+    /// HTTP until the client upgrades to a WebSocket with the `mqtt` subprotocol (or none, or
+    /// 3.1's `mqttv3.1`); then MQTT over its binary frames. Any request path is accepted, as
+    /// with Mosquitto.
+    private static func addWebSocketUpgrade(
+        to channel: any Channel, maximumPacketSize: Int, then addMQTT: @escaping @Sendable (any Channel) throws -> Void
+    ) throws {
+        let upgrader = NIOWebSocketServerUpgrader(
+            // A frame may carry a whole packet plus the start of the next.
+            maxFrameSize: min(maximumPacketSize + 4096, Int(UInt32.max)),
+            automaticErrorHandling: true,
+            shouldUpgrade: { channel, head in
+                let offered = head.headers[canonicalForm: "Sec-WebSocket-Protocol"].map { String($0) }
+                var headers = HTTPHeaders()
+                if let chosen = offered.first(where: { $0 == "mqtt" || $0 == "mqttv3.1" }) {
+                    headers.add(name: "Sec-WebSocket-Protocol", value: chosen)
+                } else if !offered.isEmpty {
+                    return channel.eventLoop.makeSucceededFuture(nil)
+                }
+                return channel.eventLoop.makeSucceededFuture(headers)
+            },
+            upgradePipelineHandler: { channel, _ in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(WebSocketMQTTHandler())
+                    try addMQTT(channel)
+                }
+            })
+        let rejecterName = "parley.http-upgrade-required"
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withServerUpgrade: (upgraders: [upgrader], completionHandler: { context in
+                context.pipeline.removeHandler(name: rejecterName, promise: nil)
+            }))
+        try channel.pipeline.syncOperations.addHandler(HTTPUpgradeRequiredHandler(), name: rejecterName)
     }
 
     /// Closes the listeners and every connection, and stops the event loops if the broker owns them.
@@ -155,6 +247,7 @@ public final class Broker: Sendable {
         }
         for task in tasks { task?.cancel() }
         for channel in channels { try? await channel.close() }
+        for path in configuration.listeners.compactMap(\.unixSocketPath) { unlink(path) }
         for session in core.sessions.all {
             let connection = session.guarded.withLock { $0.connection }
             if let connection {

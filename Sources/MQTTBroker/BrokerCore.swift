@@ -17,7 +17,7 @@ final class BrokerCore: Sendable {
     let statistics = BrokerStatistics()
     let logger: Logger
     let startedAt = NIODeadline.now()
-    let authenticator: any Authenticator
+    let security: SecurityPolicy
     /// Sees every connection handler as it joins its pipeline. Only leak tests set it, to follow
     /// a connection's objects with weak references until they are freed.
     let connectionWatch = Mutex<(@Sendable (ConnectionHandler) -> Void)?>(nil)
@@ -26,8 +26,7 @@ final class BrokerCore: Sendable {
         self.configuration = configuration
         self.hooks = hooks
         self.logger = logger
-        self.authenticator = hooks.usesDefaultAuthenticator
-            ? AnonymousAuthenticator(allowAnonymous: configuration.allowAnonymous) : hooks.authenticator
+        self.security = SecurityPolicy(configuration: configuration)
     }
 
     var retainedStore: any RetainedMessageStore { hooks.retainedStore }
@@ -48,36 +47,106 @@ final class BrokerCore: Sendable {
             }
         }
         for observer in hooks.observers { observer.messagePublished(message, by: client) }
-        let matches = router.route(message)
-        guard !matches.isEmpty else { return 0 }
+        let routed = router.route(message)
+        guard !routed.isEmpty else { return 0 }
         let now = NIODeadline.now()
         var writes = LoopBatches()
-        for match in matches {
+        var receivers = 0
+        for match in routed.matches {
             switch match.target {
             case .inline(let subscriber):
                 subscriber.receive(match.delivery, now: now)
             case .session(let session):
-                guard hooks.authorizer.canReceive(clientIdentifier: session.clientIdentifier, topic: message.topic) else {
-                    reportDrop(message, for: session.clientIdentifier, reason: .notAuthorized)
-                    continue
-                }
                 deliver(match.delivery, to: session, now: now, batches: &writes)
             }
+            receivers += 1
+        }
+        for group in routed.sharedGroups {
+            // A member that may not read the topic is passed over, so the group still gets it.
+            guard let match = group.first(where: { mayReceive($0.target, topic: message.topic) }) else {
+                if case .session(let session)? = group.first?.target {
+                    reportDrop(message, for: session.clientIdentifier, reason: .notAuthorized)
+                }
+                continue
+            }
+            switch match.target {
+            case .inline(let subscriber): subscriber.receive(match.delivery, now: now)
+            case .session(let session): deliver(match.delivery, to: session, now: now, batches: &writes, checked: true)
+            }
+            receivers += 1
         }
         writes.dispatch(self)
-        return matches.count
+        return receivers
     }
 
     /// Hands one delivery to a session. For an attached session the decision (send now, queue
     /// or drop) is taken on the connection's own event loop, in `batches`, so that it is ordered
-    /// with the acknowledgements that free its inflight window; a detached session decides here.
-    func deliver(_ delivery: Delivery, to session: Session, now: NIODeadline, batches: inout LoopBatches) {
-        let connection = session.guarded.withLock { $0.ended ? nil : $0.connection }
+    /// with the acknowledgements that free its inflight window, and the connection checks the
+    /// read rules as it writes; a detached session is checked against its last client's rules
+    /// and decides here.
+    func deliver(_ delivery: Delivery, to session: Session, now: NIODeadline, batches: inout LoopBatches, checked: Bool = false) {
+        let (connection, client) = session.guarded.withLock { $0.ended ? (nil, nil) : ($0.connection, $0.client) }
         if let connection {
             batches.append(delivery, for: session, on: connection.eventLoop)
-        } else {
-            decide(delivery, for: session, now: now, flush: true)
+            return
         }
+        if !checked, let client, !mayReceive(client, topic: delivery.message.topic) {
+            reportDrop(delivery.message, for: session.clientIdentifier, reason: .notAuthorized)
+            return
+        }
+        decide(delivery, for: session, now: now, flush: true)
+    }
+
+    // MARK: - Authorization
+
+    /// Whether a network client may publish to `topic`: the ACL file, then the authorizer hook.
+    /// Clients with the in-process credential are trusted.
+    func mayPublish(_ client: ClientInfo, topic: String) -> Bool {
+        if security.isInternal(client) { return true }
+        if let acl = security.rules(forListener: client.listener)?.acl, !acl.permits(.write, topic: topic, client: client) {
+            return false
+        }
+        return hooks.authorizer.canPublish(client, topic: topic)
+    }
+
+    func maySubscribe(_ client: ClientInfo, filter: String) -> Bool {
+        if security.isInternal(client) { return true }
+        if let acl = security.rules(forListener: client.listener)?.acl, !acl.permitsSubscription(to: filter, client: client) {
+            return false
+        }
+        return hooks.authorizer.canSubscribe(client, filter: filter)
+    }
+
+    func mayReceive(_ client: ClientInfo, topic: String) -> Bool {
+        if security.isInternal(client) { return true }
+        if let acl = security.rules(forListener: client.listener)?.acl, !acl.permits(.read, topic: topic, client: client) {
+            return false
+        }
+        return hooks.authorizer.canReceive(client, topic: topic)
+    }
+
+    /// Inline subscribers belong to the embedding program and receive everything; a session is
+    /// judged by the client it last connected as.
+    private func mayReceive(_ target: SubscriptionTarget, topic: String) -> Bool {
+        guard case .session(let session) = target else { return true }
+        guard let client = session.guarded.withLock({ $0.client }) else { return true }
+        return mayReceive(client, topic: topic)
+    }
+
+    /// Why a will cannot be accepted with its CONNECT, checked as a PUBLISH to its topic would
+    /// be: the ACL, `$SYS`, and `message_size_limit`. A will refused here is never published.
+    func willRefusal(_ will: Will, client: ClientInfo) -> ReasonCode? {
+        if Self.isBrokerOwned(will.topic) { return .notAuthorized }
+        if let limit = configuration.messageSizeLimit, will.payload.readableBytes > Int(limit) { return .packetTooLarge }
+        if !mayPublish(client, topic: will.topic) { return .notAuthorized }
+        return nil
+    }
+
+    /// `$SYS` belongs to the broker, so its statistics cannot be forged; Mosquitto is more
+    /// lenient. Bridges (Mosquitto's and Parley's) publish their link state under
+    /// `$SYS/broker/connection/NAME/state`, which stays open to clients.
+    static func isBrokerOwned(_ topic: String) -> Bool {
+        (topic.hasPrefix("$SYS/") || topic == "$SYS") && !topic.hasPrefix("$SYS/broker/connection/")
     }
 
     /// Runs the session's delivery decision and writes the result if it is to be sent now.
@@ -127,7 +196,11 @@ final class BrokerCore: Sendable {
 
     /// Publishes a client's will (MQTT 5 §3.1.2.5), if it may still publish there.
     func publishWill(_ will: Will, client: ClientInfo) {
-        guard hooks.authorizer.canPublish(client, topic: will.topic) else { return }
+        // Checked at CONNECT; checked again because the rules may have been reloaded since.
+        guard willRefusal(will, client: client) == nil else {
+            logger.info("not publishing the will of \(client.clientIdentifier) to \(will.topic): no longer authorized")
+            return
+        }
         var properties = will.properties
         properties.willDelayInterval = nil
         let expiresAt = properties.messageExpiryInterval.map { NIODeadline.now() + .seconds(Int64($0)) }

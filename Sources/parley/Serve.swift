@@ -68,6 +68,12 @@ struct Serve: AsyncParsableCommand {
         let logger = ParleyLogging.bootstrap(configuration)
         for warning in warnings { logger.warning("\(warning)") }
         let broker = Broker(configuration: configuration, logger: logger)
+        do {
+            try broker.checkFiles()
+        } catch {
+            FileHandle.standardError.write(Data("parley: \(error)\n".utf8))
+            throw ExitCode(3)
+        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
         for bridge in configuration.bridges {
             services.append(.init(service: try Bridge(configuration: bridge, broker: broker, logger: logger)))
@@ -75,11 +81,24 @@ struct Serve: AsyncParsableCommand {
         if !noChat {
             // Listed after the broker, so it stops first and its pages say goodbye over MQTT.
             let http = configuration.httpListener
+            // The chat passes the broker's rules (anonymous clients, passwords, ACL) with
+            // credentials that exist only in this process.
+            let credentials = broker.internalCredentials
             let chat = ChatServer(
-                broker: Self.brokerURL(for: configuration), host: httpHost ?? http.host ?? "0.0.0.0",
+                broker: Self.brokerURL(for: configuration, username: credentials.username, password: credentials.password), host: httpHost ?? http.host ?? "0.0.0.0",
                 port: httpPort ?? http.port, logger: logger)
             services.append(.init(service: chat))
         }
+        if let pidFile = configuration.pidFile {
+            // As Mosquitto writes it: the digits alone; removed when the process stops.
+            guard FileManager.default.createFile(atPath: pidFile, contents: Data("\(getpid())".utf8)) else {
+                logger.critical("cannot write pid_file \(pidFile)")
+                throw ExitCode(1)
+            }
+        }
+        defer { if let pidFile = configuration.pidFile { unlink(pidFile) } }
+        let reloader = Self.reloadOnHangUp(broker, logger: logger)
+        defer { reloader.cancel() }
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services,
@@ -93,12 +112,32 @@ struct Serve: AsyncParsableCommand {
         } catch let error as ChatError {
             logger.critical("\(error)")
             throw ExitCode(1)
+        } catch let error as ListenerSetupError {
+            logger.critical("\(error)")
+            throw ExitCode(1)
         }
+    }
+
+    /// SIGHUP re-reads the password and ACL files, as it does for Mosquitto; a file that cannot
+    /// be read is logged and the rules in force stay.
+    static func reloadOnHangUp(_ broker: Broker, logger: Logger) -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler {
+            logger.notice("SIGHUP: reloading")
+            do {
+                try broker.reload()
+            } catch {
+                logger.error("reload failed, the previous rules stay in force: \(error)")
+            }
+        }
+        source.resume()
+        return source
     }
 
     /// How the chat reaches the broker in the same process: over MQTT on its first listener,
     /// like any client (PubSub never links the broker).
-    static func brokerURL(for configuration: BrokerConfiguration) -> String {
+    static func brokerURL(for configuration: BrokerConfiguration, username: String? = nil, password: String? = nil) -> String {
         let listener = configuration.listeners.first ?? ListenerConfiguration(port: BrokerConfiguration.defaultPort, host: nil)
         let host: String
         switch listener.host {
@@ -107,6 +146,7 @@ struct Serve: AsyncParsableCommand {
         case let address? where address.contains(":"): host = "[\(address)]"
         case let address?: host = address
         }
-        return "mqtt://\(host):\(listener.port)"
+        let userinfo = username.map { user in "\(user):\(password ?? "")@" } ?? ""
+        return "mqtt://\(userinfo)\(host):\(listener.port)"
     }
 }

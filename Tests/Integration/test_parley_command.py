@@ -56,10 +56,12 @@ def wait_listening(port, proc, timeout=10):
 
 
 @pytest.mark.parametrize("line,message", [
-    ("cafile /etc/ssl/ca.pem", "key 'cafile' is not supported by Parley yet"),
+    ("crlfile /etc/ssl/crl.pem", "key 'crlfile' is not supported by Parley yet"),
     ("no_such_key 1", "unknown configuration key 'no_such_key'"),
     ("max_keepalive abc", "key 'max_keepalive': expected an integer"),
-    ("password_file /etc/mosquitto/passwd", "key 'password_file' is not supported by Parley yet"),
+    ("psk_file /etc/mosquitto/psk", "key 'psk_file' is not supported by Parley yet"),
+    ("certfile /etc/ssl/server.pem", "TLS on the listener on line 2 needs both 'certfile' and 'keyfile'"),
+    ("protocol websocket", "key 'protocol': expected mqtt or websockets, got 'websocket'"),
 ])
 def test_bad_config_line_names_file_line_and_key(tmp_path, line, message):
     conf = tmp_path / "broker.conf"
@@ -67,6 +69,30 @@ def test_bad_config_line_names_file_line_and_key(tmp_path, line, message):
     result = run_parley("serve", "-c", str(conf))
     assert result.returncode == 3, result
     assert f"{conf}:3: {message}" in result.stderr
+
+
+@pytest.mark.parametrize("name,text,message", [
+    ("password_file", "alice:$7$101$c2FsdA==$aGFzaA==\nbob:plain\n", ":2: user 'bob': the password is not hashed"),
+    ("acl_file", "user alice\ntopic readwrite a/#\ntopic sometimes b\n", ":3: invalid topic filter"),
+    ("acl_file", "user alice\nallow all\n", ":2: unknown keyword 'allow'"),
+])
+def test_bad_security_file_names_file_and_line(tmp_path, name, text, message):
+    """A password or ACL file that cannot be used stops the start (exit 3), naming its line."""
+    path = tmp_path / name
+    path.write_text(text)
+    conf = tmp_path / "broker.conf"
+    conf.write_text(f"listener {free_port()} 127.0.0.1\n{name} {path}\n")
+    result = run_parley("serve", "-c", str(conf), "--no-chat")
+    assert result.returncode == 3, result
+    assert f"{path}{message}" in result.stderr, result.stderr
+
+
+def test_missing_security_file_is_a_clear_error(tmp_path):
+    conf = tmp_path / "broker.conf"
+    conf.write_text(f"listener {free_port()} 127.0.0.1\npassword_file {tmp_path}/absent\n")
+    result = run_parley("serve", "-c", str(conf), "--no-chat")
+    assert result.returncode == 3, result
+    assert f"{tmp_path}/absent: cannot read" in result.stderr, result.stderr
 
 
 def test_missing_config_file_is_a_clear_error(tmp_path):

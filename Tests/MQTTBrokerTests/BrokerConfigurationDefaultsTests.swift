@@ -99,7 +99,7 @@ struct BrokerConfigurationDefaultsTests {
         #expect(lines.count == BrokerConfiguration.supportedKeys.count + 2)
         #expect(table.contains("| `max_inflight_messages` | global | `20` |"))
         #expect(table.contains("| `max_connections` | listener | `-1` |"))
-        #expect(table.contains("| `pid_file` | global | (none) | Ignored (warning)."))
+        #expect(table.contains("| `user` | global | (none) | Ignored (warning)."))
         for line in lines {
             // Four cells: five unescaped bars (`topic`'s summary has `in|out|both`).
             let bars = zip(line, [" "] + line).filter { $0 == "|" && $1 != "\\" }.count

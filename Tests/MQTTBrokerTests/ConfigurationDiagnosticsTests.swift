@@ -10,14 +10,14 @@ struct ConfigurationDiagnosticsTests {
         arguments: [
             ("# header\nmax_keepalive 10\nmaximum_keepalive 10", ConfigurationError.Kind.unknownKey, 3, "maximum_keepalive",
              "test.conf:3: unknown configuration key 'maximum_keepalive'"),
-            ("\n\ncafile /etc/ssl/ca.pem", .unsupportedKey, 3, "cafile",
-             "test.conf:3: key 'cafile' is not supported by Parley yet"),
+            ("\n\ncrlfile /etc/ssl/crl.pem", .unsupportedKey, 3, "crlfile",
+             "test.conf:3: key 'crlfile' is not supported by Parley yet"),
             ("listener 1883\nmax_keepalive abc", .invalidValue, 2, "max_keepalive",
              "test.conf:2: key 'max_keepalive': expected an integer between 0 and 65535, got 'abc'"),
             ("sys_interval", .missingValue, 1, "sys_interval",
              "test.conf:1: key 'sys_interval': missing value, expected an integer between 0 and 65535"),
-            ("listener 8080\nprotocol websockets", .unsupportedValue, 2, "protocol",
-             "test.conf:2: key 'protocol': 'websockets' is not supported by Parley yet (WebSocket listeners)"),
+            ("listener 8080\nprotocol mqtts", .invalidValue, 2, "protocol",
+             "test.conf:2: key 'protocol': expected mqtt or websockets, got 'mqtts'"),
         ]
     )
     func errorKindsNameFileLineAndKey(
@@ -38,12 +38,11 @@ struct ConfigurationDiagnosticsTests {
     @Test(
         "Real Mosquitto keys Parley lacks are 'not supported yet', not unknown",
         arguments: [
-            "cafile /etc/ca.pem", "certfile /etc/cert.pem", "keyfile /etc/key.pem",
-            "capath /etc/ssl", "require_certificate true", "tls_version tlsv1.2",
+            "crlfile /etc/crl.pem", "dhparamfile /etc/dh.pem", "ciphers_tls1.3 TLS_AES_128_GCM_SHA256",
             "bridge_alpn h2", "start_type lazy", "local_clientid edge", "bridge_outgoing_retain false",
             "auth_plugin /usr/lib/auth.so",
             "auth_opt_backends mysql", "plugin /usr/lib/dynsec.so", "plugin_opt_config_file x",
-            "http_dir /var/www", "password_file /etc/mosquitto/passwd", "acl_file /etc/mosquitto/acl", "mount_point tenant/", "include_dir /etc/mosquitto/conf.d",
+            "http_dir /var/www", "mount_point tenant/",
             "psk_file /etc/psk", "max_qos 1", "memory_limit 100000", "socket_domain ipv4",
             "allow_zero_length_clientid false", "auto_id_prefix auto-", "upgrade_outgoing_qos true",
         ]
@@ -78,7 +77,6 @@ struct ConfigurationDiagnosticsTests {
     /// One sample line per key that Parley accepts but ignores.
     static let ignoredKeySamples: [String] = [
         "user mosquitto",
-        "pid_file /run/mosquitto/mosquitto.pid",
         "autosave_interval 1800",
         "autosave_on_changes false",
         "persistence_location /var/lib/mosquitto/",

@@ -216,9 +216,42 @@ struct ConfigurationValueParsingTests {
         #expect(try Support.parse("persistence false").1.isEmpty)
     }
 
-    @Test("per_listener_settings true is reported as not supported yet")
-    func perListenerSettingsTrueIsUnsupported() throws {
-        #expect(try Support.parsesToFileDefaults("per_listener_settings false"))
-        #expect(Support.error("per_listener_settings true")?.kind == .unsupportedValue)
+    @Test("Security keys are global unless per_listener_settings is true")
+    func securityKeysScope() throws {
+        let global = try Support.configuration("""
+            allow_anonymous true
+            listener 1884
+            password_file /etc/p
+            acl_file /etc/a
+            """)
+        #expect(global.security == SecuritySettings(allowAnonymous: true, passwordFile: "/etc/p", aclFile: "/etc/a"))
+        #expect(global.security(forListener: 0) == global.security)
+
+        let perListener = try Support.configuration("""
+            listener 1883 127.0.0.1
+            allow_anonymous true
+            listener 8883
+            password_file /etc/p
+            acl_file /etc/a
+            per_listener_settings true
+            """)
+        #expect(perListener.perListenerSettings)
+        #expect(perListener.security(forListener: 0) == SecuritySettings(allowAnonymous: true))
+        #expect(perListener.security(forListener: 1) == SecuritySettings(allowAnonymous: false, passwordFile: "/etc/p", aclFile: "/etc/a"))
+    }
+
+    @Test("Per listener, lines before the first listener belong to the default listener only")
+    func securityKeysBeforeFirstListener() throws {
+        let configuration = try Support.configuration("per_listener_settings true\nallow_anonymous true\nport 1883\nlistener 1884\n")
+        let defaultIndex = try #require(configuration.listeners.firstIndex { $0.isDefaultListener })
+        #expect(configuration.security(forListener: defaultIndex).allowAnonymous)
+        #expect(!configuration.security(forListener: defaultIndex == 0 ? 1 : 0).allowAnonymous)
+    }
+
+    @Test("A password file given twice for one listener is an error naming both lines")
+    func passwordFileTwice() {
+        let error = Support.error("password_file /a\npassword_file /b")
+        #expect(error?.line == 2)
+        #expect(error?.message.contains("first on line 1") == true)
     }
 }

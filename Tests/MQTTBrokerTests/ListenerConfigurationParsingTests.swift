@@ -135,13 +135,53 @@ struct ListenerConfigurationParsingTests {
         #expect(configuration.listeners.map(\.protocolName) == [.mqtt])
     }
 
-    @Test("protocol websockets is reported as not supported yet")
-    func protocolWebsocketsIsUnsupported() {
-        let error = Support.error("listener 8080\nprotocol websockets")
-        #expect(error?.kind == .unsupportedValue)
-        #expect(error?.line == 2)
-        #expect(error?.key == "protocol")
-        #expect(error?.description == "test.conf:2: key 'protocol': 'websockets' is not supported by Parley yet (WebSocket listeners)")
+    @Test("protocol websockets makes the current listener a WebSocket listener")
+    func protocolWebsockets() throws {
+        let configuration = try Support.configuration("listener 1883\nlistener 8080\nprotocol websockets")
+        #expect(configuration.listeners.map(\.protocolName) == [.mqtt, .websockets])
+        #expect(Support.error("protocol websockets")?.line == 1, "the default listener speaks MQTT")
+        #expect(Support.error("listener 0 /tmp/s\nprotocol websockets")?.line == 2)
+    }
+
+    @Test("listener 0 PATH is a Unix socket; the same path twice is an error")
+    func unixSocketListener() throws {
+        let configuration = try Support.configuration("listener 0 /run/parley dir/mqtt.sock\nlistener 1883")
+        #expect(configuration.listeners[0] == .unixSocket("/run/parley dir/mqtt.sock"))
+        #expect(configuration.listeners[0].displayName == "/run/parley dir/mqtt.sock")
+        let error = Support.error("listener 0 /a.sock\nlistener 0 /a.sock")
+        #expect(error?.description == "test.conf:2: key 'listener': socket /a.sock is already used by the listener on line 1")
+    }
+
+    @Test("TLS keys configure the listener they follow")
+    func tlsKeys() throws {
+        let configuration = try Support.configuration("""
+            listener 1883
+            listener 8883
+            certfile /etc/c.pem
+            keyfile /etc/k.pem
+            cafile /etc/ca.pem
+            require_certificate true
+            use_identity_as_username true
+            tls_version tlsv1.3
+            ciphers ECDHE-RSA-AES128-GCM-SHA256
+            """)
+        #expect(configuration.listeners[0].tls == nil)
+        #expect(configuration.listeners[1].tls == ListenerTLSConfiguration(
+            certificateFile: "/etc/c.pem", keyFile: "/etc/k.pem", caFile: "/etc/ca.pem", requireCertificate: true,
+            useIdentityAsUsername: true, minimumVersion: .tlsv1_3, ciphers: "ECDHE-RSA-AES128-GCM-SHA256"))
+    }
+
+    @Test("Incomplete TLS settings are errors naming the first TLS line")
+    func incompleteTLS() {
+        #expect(Support.error("listener 8883\ncertfile /c")?.description
+            == "test.conf:2: TLS on the listener on line 1 needs both 'certfile' and 'keyfile'")
+        #expect(Support.error("listener 8883\nkeyfile /k\ncertfile /c\nrequire_certificate true")?.message
+            == "client certificates on the listener on line 1 need 'cafile' or 'capath'")
+        #expect(Support.error("listener 8883\ntls_version tlsv1")?.kind == .invalidValue)
+        #expect(Support.error("listener 8883\ncertfile /c\ncertfile /d")?.line == 3)
+        let (plain, warnings) = try! Support.parse("listener 1883\ncafile /ca.pem")
+        #expect(plain.listeners[0].tls == nil)
+        #expect(warnings.map(\.line) == [2])
     }
 
     @Test(
@@ -181,11 +221,10 @@ struct ListenerConfigurationParsingTests {
         arguments: [
             ("listener", ConfigurationError.Kind.missingValue),
             ("listener abc", .invalidValue),
-            ("listener 0", .invalidValue),
+            ("listener 0", .missingValue),
             ("listener 65536", .invalidValue),
             ("listener -1", .invalidValue),
             ("listener 1883 127.0.0.1 extra", .invalidValue),
-            ("listener 0 /run/parley.sock", .unsupportedValue),
         ]
     )
     func malformedListenerLinesAreRejected(text: String, kind: ConfigurationError.Kind) {

@@ -135,10 +135,11 @@ struct MosquittoConfigSyntaxTests {
         #expect(configuration.logDestinations == [.file("/var/log/mosquitto/mosquitto.log"), .stdout])
         #expect(configuration.persistence == true)
         #expect(configuration.user == "mosquitto")
+        #expect(configuration.pidFile == "/run/mosquitto/mosquitto.pid")
 
         let warnedKeys = warnings.compactMap(\.key)
         #expect(warnedKeys == [
-            "pid_file", "user", "persistence", "persistence_location", "autosave_interval",
+            "user", "persistence", "persistence_location", "autosave_interval",
             "log_timestamp", "log_timestamp_format", "connection_messages", "set_tcp_nodelay",
         ])
         #expect(warnings.allSatisfy { $0.file == Support.fileName && $0.line > 0 })
@@ -177,5 +178,39 @@ struct MosquittoConfigSyntaxTests {
         }
         #expect(error?.kind == .io)
         #expect(error?.description == "\(path): cannot read configuration file: it is a directory")
+    }
+
+    @Test("include_dir reads the folder's .conf files in Mosquitto's order, where the line stands")
+    func includeDirectory() throws {
+        let folder = FileManager.default.temporaryDirectory
+            .appendingPathComponent("parley-include-\(UInt64.random(in: 0...UInt64.max))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        func write(_ name: String, _ text: String) throws {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: folder + "/" + name))
+        }
+        try write("b.conf", "max_keepalive 20\n")
+        try write("A.conf", "max_keepalive 10\nlistener 1884\n")
+        try write("c.conf.disabled", "bogus_key 1\n")
+        try write(".conf", "bogus_key 1\n")
+        try write("z.conf", "include_dir /nonexistent\nbogus key\n")
+
+        let main = folder + "/../parley-main-\(UInt64.random(in: 0...UInt64.max)).conf"
+        try Data("listener 1883\ninclude_dir \(folder)\nsys_interval 5\n".utf8).write(to: URL(fileURLWithPath: main))
+        defer { try? FileManager.default.removeItem(atPath: main) }
+        let error = #expect(throws: ConfigurationError.self) { try MosquittoConfigParser().parse(fileAt: main) }
+        #expect(error?.file == folder + "/z.conf")
+        #expect(error?.line == 2)
+
+        try write("z.conf", "include_dir /nonexistent\n")
+        let (configuration, warnings) = try MosquittoConfigParser().parse(fileAt: main)
+        #expect(configuration.maxKeepalive == 20, "A.conf before b.conf")
+        #expect(configuration.listeners.map(\.port) == [1883, 1884])
+        #expect(configuration.sysInterval == 5)
+        #expect(warnings.map(\.file) == [folder + "/z.conf"], "include_dir inside an included file is ignored")
+
+        let missing = Support.error("include_dir /nonexistent-parley-folder")
+        #expect(missing?.kind == .io)
+        #expect(missing?.line == 1)
     }
 }

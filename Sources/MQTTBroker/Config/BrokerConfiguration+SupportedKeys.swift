@@ -21,20 +21,19 @@ extension BrokerConfiguration {
     private static let listenerKeys: [ConfigurationKey] = [
         ConfigurationKey(
             "listener", default: "(none)",
-            "Start a listener block: `listener PORT [ADDRESS]`. Without any, Parley listens on 0.0.0.0:1883."
+            "Start a listener block: `listener PORT [ADDRESS]`, or `listener 0 PATH` for a Unix socket. Without any, Parley listens on 0.0.0.0:1883."
         ) { state, line throws(ConfigurationError) in
             try state.beginListener(line)
         },
         ConfigurationKey(
             "protocol", scope: .listener, default: "mqtt",
-            "Protocol of the current listener. Only `mqtt` is available (`websockets` is not supported yet)."
+            "Protocol of the current listener: `mqtt`, or `websockets` (MQTT over WebSocket, subprotocol `mqtt`, any path)."
         ) { state, line throws(ConfigurationError) in
             let word = try line.singleArgument(expected: "mqtt or websockets")
-            switch word {
-            case ListenerProtocol.mqtt.rawValue: state.setProtocol(.mqtt)
-            case "websockets": throw line.unsupportedValue(word, detail: "WebSocket listeners")
-            default: throw line.invalidValue(expected: "mqtt or websockets", got: word)
+            guard let value = ListenerProtocol(rawValue: word) else {
+                throw line.invalidValue(expected: "mqtt or websockets", got: word)
             }
+            try state.setProtocol(value, line: line)
         },
         ConfigurationKey(
             "max_connections", scope: .listener, default: "-1",
@@ -89,20 +88,69 @@ extension BrokerConfiguration {
 
     // MARK: - Security
 
-    private static let securityKeys: [ConfigurationKey] = [
-        ConfigurationKey(
-            "allow_anonymous", default: "false",
-            "Allow clients that connect without a username (`true` when Parley runs without a config file)."
-        ) { state, line throws(ConfigurationError) in
-            state.configuration.allowAnonymous = try line.boolean()
-        },
+    private static let securityKeys: [ConfigurationKey] = tlsKeys + [
         ConfigurationKey(
             "per_listener_settings", default: "false",
-            "Only `false` is supported: security settings apply to all listeners."
-        ) { _, line throws(ConfigurationError) in
-            if try line.boolean() {
-                throw line.unsupportedValue("true", detail: "security settings always apply to all listeners")
-            }
+            "`true` gives each listener its own `allow_anonymous`, `password_file` and `acl_file` (lines before the first `listener` go to the default listener)."
+        ) { state, line throws(ConfigurationError) in
+            state.configuration.perListenerSettings = try line.boolean()
+        },
+        ConfigurationKey(
+            "allow_anonymous", scope: .listener, default: "false",
+            "Allow clients that connect without a username (`true` when Parley runs without a config file)."
+        ) { state, line throws(ConfigurationError) in
+            state.addSecurityEdit(.allowAnonymous(try line.boolean()), line: line)
+        },
+        ConfigurationKey(
+            "password_file", scope: .listener, default: "(none)",
+            "A `mosquitto_passwd` / `parley passwd` file: clients with a user name must be listed with the right password. Re-read on SIGHUP."
+        ) { state, line throws(ConfigurationError) in
+            state.addSecurityEdit(.passwordFile(try line.text(expected: "a file path")), line: line)
+        },
+        ConfigurationKey(
+            "acl_file", scope: .listener, default: "(none)",
+            "A Mosquitto ACL file (`user`, `topic`, `pattern` lines) checked on publish, subscribe and every delivery. Re-read on SIGHUP."
+        ) { state, line throws(ConfigurationError) in
+            state.addSecurityEdit(.aclFile(try line.text(expected: "a file path")), line: line)
+        },
+    ]
+
+    // MARK: - TLS
+
+    private static func tlsPath(_ name: String, _ summary: String) -> ConfigurationKey {
+        ConfigurationKey(name, scope: .listener, default: "(none)", summary) { state, line throws(ConfigurationError) in
+            try state.setTLS(try line.text(expected: "a file path"), line: line)
+        }
+    }
+
+    private static func tlsFlag(_ name: String, _ summary: String) -> ConfigurationKey {
+        ConfigurationKey(name, scope: .listener, default: "false", summary) { state, line throws(ConfigurationError) in
+            try state.setTLS(try line.boolean() ? "true" : "false", line: line)
+        }
+    }
+
+    private static let tlsKeys: [ConfigurationKey] = [
+        tlsPath("certfile", "PEM server certificate (chain) of a TLS listener; with `keyfile` it turns TLS on. Re-read on SIGHUP."),
+        tlsPath("keyfile", "PEM private key of `certfile`. Re-read on SIGHUP."),
+        tlsPath("cafile", "PEM certificates of the authorities that sign client certificates."),
+        tlsPath("capath", "A folder of PEM CA certificates, instead of or beside `cafile`."),
+        tlsFlag("require_certificate", "Clients must present a certificate signed by `cafile`/`capath`."),
+        tlsFlag("use_identity_as_username", "The client certificate's Common Name is the user name (the password file is not consulted)."),
+        tlsFlag("use_subject_as_username", "The client certificate's subject (RFC 2253, `CN=...,O=...`) is the user name."),
+        ConfigurationKey(
+            "tls_version", scope: .listener, default: "tlsv1.2",
+            "Lowest TLS version accepted: tlsv1.1, tlsv1.2 or tlsv1.3."
+        ) { state, line throws(ConfigurationError) in
+            let expected = ListenerTLSConfiguration.Version.allCases.map(\.rawValue).joined(separator: ", ")
+            let word = try line.singleArgument(expected: expected)
+            guard ListenerTLSConfiguration.Version(rawValue: word) != nil else { throw line.invalidValue(expected: expected, got: word) }
+            try state.setTLS(word, line: line)
+        },
+        ConfigurationKey(
+            "ciphers", scope: .listener, default: "(BoringSSL's defaults)",
+            "OpenSSL cipher list for TLS 1.2 connections."
+        ) { state, line throws(ConfigurationError) in
+            try state.setTLS(try line.singleArgument(expected: "an OpenSSL cipher list"), line: line)
         },
     ]
 
@@ -271,6 +319,25 @@ extension BrokerConfiguration {
 
     private static let persistenceKeys: [ConfigurationKey] = [
         ConfigurationKey(
+            "include_dir", default: "(none)",
+            "Also read every `*.conf` file in this folder, sorted by name, as if written here (main file only)."
+        ) { state, line throws(ConfigurationError) in
+            let path = try line.text(expected: "a folder")
+            if state.inIncludedFile {
+                state.warn(line, "key 'include_dir' is ignored in an included file (as in Mosquitto)")
+                return
+            }
+            state.pendingInclude = (path, line)
+        },
+        ConfigurationKey(
+            "pid_file", default: "(none)",
+            "`parley serve` writes its process id to this file and removes it when it stops."
+        ) { state, line throws(ConfigurationError) in
+            let path = try line.text(expected: "a file path")
+            try state.claimSingleUse(line)
+            state.configuration.pidFile = path
+        },
+        ConfigurationKey(
             "persistence", default: "false",
             "Save sessions and retained messages to disk. Not implemented yet: accepted, but nothing is persisted (warning)."
         ) { state, line throws(ConfigurationError) in
@@ -328,8 +395,6 @@ extension BrokerConfiguration {
     }
 
     private static let ignoredKeys: [ConfigurationKey] = [
-        ignoredKey("pid_file", default: "(none)", "Write the process id to this file.",
-                   value: .text, reason: "Parley does not write a pid file"),
         ignoredKey("persistence_file", default: "mosquitto.db", "File name of the persistence database.",
                    value: .text, reason: "persistence is not implemented yet"),
         ignoredKey("persistence_location", default: "(current directory)", "Directory of the persistence database.",

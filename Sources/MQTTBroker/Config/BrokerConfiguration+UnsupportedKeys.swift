@@ -6,19 +6,13 @@ extension BrokerConfiguration {
     /// Keys starting with one of ``unsupportedMosquittoKeyPrefixes`` are treated the
     /// same way.
     public static let unsupportedMosquittoKeys: Set<String> = [
-        // Configuration layout
-        "include_dir",
-        // Authentication and access control (a later milestone)
-        "password_file", "acl_file",
         // Listener options
         "bind_interface", "socket_domain", "mount_point", "max_qos", "maximum_qos",
         "http_dir", "websockets_headers_size", "websockets_log_level", "websockets_origin",
         "use_username_as_clientid", "accept_protocol_versions", "enable_proxy_protocol",
         "proxy_protocol_v2_require_tls",
         // TLS
-        "cafile", "capath", "certfile", "keyfile", "ciphers", "ciphers_tls1.3", "crlfile",
-        "dhparamfile", "tls_version", "tls_engine", "tls_engine_kpass_sha1", "tls_keyform",
-        "require_certificate", "use_identity_as_username", "use_subject_as_username",
+        "ciphers_tls1.3", "crlfile", "dhparamfile", "tls_engine", "tls_engine_kpass_sha1", "tls_keyform",
         "disable_client_cert_date_checks", "psk_hint", "psk_file",
         // Authentication and plugins
         "auth_plugin", "auth_plugin_deny_special_chars", "plugin", "plugin_load", "plugin_use",

@@ -17,13 +17,24 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// Endpoints to accept connections on. Never empty in a parsed configuration.
     public var listeners: [ListenerConfiguration]
 
+    /// Who may connect and what they may do (`allow_anonymous`, `password_file`, `acl_file`),
+    /// for every listener unless ``perListenerSettings`` is set.
+    public var security: SecuritySettings
+
+    /// Mosquitto's `per_listener_settings`: each listener has its own
+    /// ``ListenerConfiguration/security`` and ``security`` is not used.
+    public var perListenerSettings: Bool
+
     /// Whether clients may connect without a username.
     ///
     /// * No configuration file: `true`, so `parley` with no arguments is usable out of
     ///   the box (as Mosquitto 2 is in its local-only mode).
     /// * With a configuration file: `false` unless the file says `allow_anonymous true`
     ///   (Mosquitto 2.0 behaviour), because a file normally opens non-local listeners.
-    public var allowAnonymous: Bool
+    public var allowAnonymous: Bool {
+        get { security.allowAnonymous }
+        set { security.allowAnonymous = newValue }
+    }
 
     /// The file-level `max_connections` (given before any `listener` line); `nil` means
     /// unlimited. Listeners that do not set their own value inherit it, and the parser
@@ -83,6 +94,9 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// warns when this is `true`.
     public var persistence: Bool
 
+    /// Mosquitto's `pid_file`: where `parley serve` writes its process id.
+    public var pidFile: String?
+
     /// Mosquitto's `user` (drop privileges). Stored, but Parley ignores it (warning).
     public var user: String?
 
@@ -117,7 +131,8 @@ public struct BrokerConfiguration: Sendable, Equatable {
         listeners = [
             ListenerConfiguration(port: Self.defaultPort, host: nil, isDefaultListener: true),
         ]
-        allowAnonymous = true
+        security = SecuritySettings(allowAnonymous: true)
+        perListenerSettings = false
         maxConnections = nil
         maxKeepalive = 65535
         maxPacketSize = nil
@@ -134,6 +149,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         logDestinations = [.stderr]
         persistence = false
         user = nil
+        pidFile = nil
         httpListener = HTTPListenerConfiguration()
         bridges = []
         connectTimeout = .seconds(20)
@@ -146,6 +162,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
         var configuration = BrokerConfiguration()
         configuration.allowAnonymous = false
         return configuration
+    }
+
+    /// The security settings in force on the listener at `index`.
+    public func security(forListener index: Int) -> SecuritySettings {
+        guard perListenerSettings else { return security }
+        return listeners.indices.contains(index) ? listeners[index].security ?? SecuritySettings() : SecuritySettings()
     }
 
     // MARK: - Command line overrides

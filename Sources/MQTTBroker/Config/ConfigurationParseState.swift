@@ -42,6 +42,17 @@ struct ConfigurationParseState: Sendable {
     /// The `connection` line of each bridge, for diagnostics at the end of the file.
     var bridgeLines: [Int] = []
 
+    /// `allow_anonymous`, `password_file` and `acl_file` lines with the listener block they
+    /// appeared in (nil before the first `listener`): whether they are global or per listener
+    /// depends on `per_listener_settings`, which may come anywhere in the file.
+    var securityEdits: [(block: Int?, line: ConfigurationLine, edit: SecurityEdit)] = []
+
+    enum SecurityEdit: Sendable {
+        case allowAnonymous(Bool)
+        case passwordFile(String)
+        case aclFile(String)
+    }
+
     init(file: String) {
         self.file = file
         var configuration = BrokerConfiguration.fileDefaults
@@ -68,22 +79,27 @@ struct ConfigurationParseState: Sendable {
     // MARK: - Listeners
 
     mutating func beginListener(_ line: ConfigurationLine) throws(ConfigurationError) {
-        let expected = "a port number between 1 and 65535, optionally followed by an address"
+        let expected = "a port number between 1 and 65535, optionally followed by an address, or 0 and a socket path"
         let words = line.argumentsBeforeComment
         guard let portWord = words.first else { throw line.missingValue(expected: expected) }
-        guard words.count <= 2 else {
-            throw line.invalidValue(expected: expected, got: words.joined(separator: " "))
+        let listener: ListenerConfiguration
+        if portWord == "0" {
+            // `listener 0 PATH`: a Unix socket; the path is the rest of the line.
+            let path = String(ConfigurationLine.trim(Substring(line.remainder).dropFirst(1)))
+            guard !path.isEmpty else { throw line.missingValue(expected: "a Unix socket path after port 0") }
+            listener = .unixSocket(path)
+        } else {
+            guard words.count <= 2 else {
+                throw line.invalidValue(expected: expected, got: words.joined(separator: " "))
+            }
+            let host = words.count == 2 ? words[words.startIndex + 1] : nil
+            guard let port = Int(portWord), ListenerConfiguration.validPorts.contains(port) else {
+                throw line.invalidValue(expected: expected, got: portWord)
+            }
+            listener = ListenerConfiguration(port: port, host: host)
         }
-        let host = words.count == 2 ? words[words.startIndex + 1] : nil
-        if portWord == "0", let host {
-            throw line.unsupportedValue("0 \(host)", detail: "Unix socket listeners")
-        }
-        guard let port = Int(portWord), ListenerConfiguration.validPorts.contains(port) else {
-            throw line.invalidValue(expected: expected, got: portWord)
-        }
-        let listener = ListenerConfiguration(port: port, host: host)
         for existing in explicitListeners where existing.listener.conflicts(with: listener) {
-            throw Self.duplicatePortError(line: line, port: port, existing: existing)
+            throw Self.duplicatePortError(line: line, listener: listener, existing: existing)
         }
         explicitListeners.append(PendingListener(listener: listener, line: line.number, key: line.key))
         currentListenerIndex = explicitListeners.count - 1
@@ -91,13 +107,14 @@ struct ConfigurationParseState: Sendable {
 
     private static func duplicatePortError(
         line: ConfigurationLine,
-        port: Int,
+        listener: ListenerConfiguration,
         existing: PendingListener
     ) -> ConfigurationError {
         let what = existing.listener.isDefaultListener ? "the default listener" : "the listener"
+        let endpoint = listener.unixSocketPath.map { "socket \($0)" } ?? "port \(listener.port)"
         return line.error(
             .invalidValue,
-            "key '\(line.key)': port \(port) is already used by \(what) on line \(existing.line)"
+            "key '\(line.key)': \(endpoint) is already used by \(what) on line \(existing.line)"
         )
     }
 
@@ -136,13 +153,73 @@ struct ConfigurationParseState: Sendable {
         }
     }
 
-    mutating func setProtocol(_ value: ListenerProtocol) {
-        if let index = currentListenerIndex {
-            explicitListeners[index].listener.protocolName = value
+    mutating func setProtocol(_ value: ListenerProtocol, line: ConfigurationLine) throws(ConfigurationError) {
+        guard let index = currentListenerIndex else {
+            if value != .mqtt {
+                throw line.error(.invalidValue, "key 'protocol': the default listener speaks MQTT; put 'protocol \(value.rawValue)' after a 'listener' line")
+            }
+            return
         }
-        // Before any `listener` line the protocol belongs to the default listener,
-        // which always speaks MQTT (the only protocol Parley has).
+        if value == .websockets, explicitListeners[index].listener.unixSocketPath != nil {
+            throw line.error(.invalidValue, "key 'protocol': a Unix socket listener speaks plain MQTT")
+        }
+        explicitListeners[index].listener.protocolName = value
     }
+
+    // MARK: - TLS
+
+    /// TLS lines per listener block (nil: before the first `listener`, for the default
+    /// listener), by key; the values were validated by the key table.
+    var tlsLines: [Int?: [String: (value: String, line: ConfigurationLine)]] = [:]
+
+    mutating func setTLS(_ value: String, line: ConfigurationLine) throws(ConfigurationError) {
+        if let previous = tlsLines[currentListenerIndex]?[line.key] {
+            throw line.error(.invalidValue, "key '\(line.key)' is set more than once for this listener (first on line \(previous.line.number))")
+        }
+        tlsLines[currentListenerIndex, default: [:]][line.key] = (value, line)
+    }
+
+    /// The TLS settings of one block, or nil when it has none.
+    private mutating func tlsConfiguration(block: Int?, listenerName: String) throws(ConfigurationError) -> ListenerTLSConfiguration? {
+        guard let lines = tlsLines[block], !lines.isEmpty else { return nil }
+        func failure(_ message: String) -> ConfigurationError {
+            let first = lines.values.map(\.line).min { $0.number < $1.number }!
+            return first.error(.missingValue, message)
+        }
+        if lines["certfile"] == nil && lines["keyfile"] == nil {
+            // Without a certificate the listener is plain: other TLS keys have nothing to act on.
+            for (_, line) in lines.values.sorted(by: { $0.line.number < $1.line.number }) {
+                warn(line, "key '\(line.key)' is ignored: \(listenerName) has no 'certfile' and 'keyfile', so no TLS")
+            }
+            return nil
+        }
+        guard let certificate = lines["certfile"]?.value, let key = lines["keyfile"]?.value else {
+            throw failure("TLS on \(listenerName) needs both 'certfile' and 'keyfile'")
+        }
+        var tls = ListenerTLSConfiguration(certificateFile: certificate, keyFile: key)
+        tls.caFile = lines["cafile"]?.value
+        tls.caPath = lines["capath"]?.value
+        tls.requireCertificate = lines["require_certificate"]?.value == "true"
+        tls.useIdentityAsUsername = lines["use_identity_as_username"]?.value == "true"
+        tls.useSubjectAsUsername = lines["use_subject_as_username"]?.value == "true"
+        tls.minimumVersion = lines["tls_version"].flatMap { ListenerTLSConfiguration.Version(rawValue: $0.value) }
+        tls.ciphers = lines["ciphers"]?.value
+        if (tls.requireCertificate || tls.certificateNamesUser) && tls.caFile == nil && tls.caPath == nil {
+            throw failure("client certificates on \(listenerName) need 'cafile' or 'capath'")
+        }
+        return tls
+    }
+
+    // MARK: - Includes
+
+    /// Set by `include_dir`; the parser reads that folder's files before the next line.
+    var pendingInclude: (path: String, line: ConfigurationLine)?
+    /// Whether the lines being applied come from an included file (which may not include).
+    var inIncludedFile = false
+
+    // MARK: - Process
+
+    var pidFile: String?
 
     // MARK: - Logging
 
@@ -231,11 +308,53 @@ struct ConfigurationParseState: Sendable {
 
     // MARK: - Finishing
 
+    mutating func addSecurityEdit(_ edit: SecurityEdit, line: ConfigurationLine) {
+        securityEdits.append((currentListenerIndex, line, edit))
+    }
+
+    /// Applies the security lines: all to `configuration.security`, or, per listener, each to
+    /// its block's listener (lines before the first `listener` go to the default listener).
+    private mutating func applySecurityEdits(to listeners: inout [ListenerConfiguration]) throws(ConfigurationError) {
+        var seen: [String: ConfigurationLine] = [:]
+        for (block, line, edit) in securityEdits {
+            let scope = configuration.perListenerSettings ? block.map { "\($0)" } ?? "default" : "global"
+            let slot = "\(scope) \(line.key)"
+            if let first = seen[slot], line.key != "allow_anonymous" {
+                throw line.error(.invalidValue, "key '\(line.key)' is set more than once for the same listener (first on line \(first.number))")
+            }
+            seen[slot] = line
+            func apply(_ settings: inout SecuritySettings) {
+                switch edit {
+                case .allowAnonymous(let value): settings.allowAnonymous = value
+                case .passwordFile(let path): settings.passwordFile = path
+                case .aclFile(let path): settings.aclFile = path
+                }
+            }
+            if !configuration.perListenerSettings {
+                apply(&configuration.security)
+            } else if let block {
+                var settings = listeners[block].security ?? SecuritySettings()
+                apply(&settings)
+                listeners[block].security = settings
+            } else {
+                apply(&configuration.security)
+            }
+        }
+        guard configuration.perListenerSettings else { return }
+        for index in listeners.indices where listeners[index].security == nil {
+            // The default listener takes the lines written before any `listener`; the others
+            // start from Mosquitto's defaults (anonymous clients refused), never from a
+            // neighbour's settings.
+            listeners[index].security = listeners[index].isDefaultListener ? configuration.security : SecuritySettings()
+        }
+    }
+
     mutating func finish() throws(ConfigurationError) -> (BrokerConfiguration, [ConfigurationWarning]) {
         try checkBridges()
         var listeners: [ListenerConfiguration] = []
-        for pending in explicitListeners {
+        for (index, pending) in explicitListeners.enumerated() {
             var listener = pending.listener
+            listener.tls = try tlsConfiguration(block: index, listenerName: "the listener on line \(pending.line)")
             if !pending.setsMaxConnections { listener.maxConnections = configuration.maxConnections }
             if !pending.setsMaxTopicAlias { listener.maxTopicAlias = configuration.maxTopicAlias }
             listeners.append(listener)
@@ -253,13 +372,20 @@ struct ConfigurationParseState: Sendable {
                 )
             }
             // Mosquitto adds the default listener after the explicit ones.
-            listeners.append(defaultListener(from: legacy.listener))
+            var listener = defaultListener(from: legacy.listener)
+            listener.tls = try tlsConfiguration(block: nil, listenerName: "the default listener")
+            listeners.append(listener)
         } else if listeners.isEmpty {
-            listeners.append(defaultListener(from: ListenerConfiguration(
+            var listener = defaultListener(from: ListenerConfiguration(
                 port: BrokerConfiguration.defaultPort,
                 isDefaultListener: true
-            )))
+            ))
+            listener.tls = try tlsConfiguration(block: nil, listenerName: "the default listener")
+            listeners.append(listener)
+        } else if let lines = tlsLines[nil], let first = lines.values.map(\.line).min(by: { $0.number < $1.number }) {
+            throw first.error(.invalidValue, "key '\(first.key)' comes before any 'listener' line, and there is no default listener to apply it to")
         }
+        try applySecurityEdits(to: &listeners)
         configuration.listeners = listeners
 
         if logDestinationRequested && configuration.logDestinations.isEmpty {

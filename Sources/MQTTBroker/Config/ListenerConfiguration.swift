@@ -5,7 +5,7 @@
 /// file-level value (see ``BrokerConfiguration/maxConnections``), so the broker only
 /// needs to look at the listener.
 public struct ListenerConfiguration: Sendable, Equatable, Hashable {
-    /// TCP port, 1...65535.
+    /// TCP port, 1...65535; 0 for a Unix socket listener.
     public var port: Int
     /// Address to bind to; `nil` means all interfaces (0.0.0.0 / ::).
     /// Kept exactly as written in the file (no name resolution happens while parsing).
@@ -22,6 +22,13 @@ public struct ListenerConfiguration: Sendable, Equatable, Hashable {
     /// implicit 0.0.0.0:1883 listener or the one configured with the legacy `port` /
     /// `bind_address` keys. ``BrokerConfiguration/overridePort(_:host:)`` replaces it.
     public var isDefaultListener: Bool
+    /// `listener 0 PATH`: a Unix domain socket at this path instead of a TCP port.
+    public var unixSocketPath: String?
+    /// TLS, when the listener has a `certfile` and `keyfile`.
+    public var tls: ListenerTLSConfiguration?
+    /// This listener's own `allow_anonymous`, `password_file` and `acl_file`, used only with
+    /// `per_listener_settings true` (nil there means anonymous clients refused, no files).
+    public var security: SecuritySettings?
 
     public init(
         port: Int,
@@ -29,7 +36,10 @@ public struct ListenerConfiguration: Sendable, Equatable, Hashable {
         protocolName: ListenerProtocol = .mqtt,
         maxConnections: Int? = nil,
         maxTopicAlias: UInt16 = BrokerConfiguration.defaultMaxTopicAlias,
-        isDefaultListener: Bool = false
+        isDefaultListener: Bool = false,
+        security: SecuritySettings? = nil,
+        unixSocketPath: String? = nil,
+        tls: ListenerTLSConfiguration? = nil
     ) {
         self.port = port
         self.host = host
@@ -37,6 +47,21 @@ public struct ListenerConfiguration: Sendable, Equatable, Hashable {
         self.maxConnections = maxConnections
         self.maxTopicAlias = maxTopicAlias
         self.isDefaultListener = isDefaultListener
+        self.security = security
+        self.unixSocketPath = unixSocketPath
+        self.tls = tls
+    }
+
+    /// A Unix socket listener at `path`.
+    public static func unixSocket(_ path: String) -> ListenerConfiguration {
+        ListenerConfiguration(port: 0, unixSocketPath: path)
+    }
+
+    /// How logs and errors name the listener.
+    public var displayName: String {
+        if let unixSocketPath { return unixSocketPath }
+        let address = host.map { $0.contains(":") ? "[\($0)]" : $0 } ?? "0.0.0.0"
+        return "\(address):\(port)"
     }
 
     /// Ports a listener may use.
@@ -45,6 +70,7 @@ public struct ListenerConfiguration: Sendable, Equatable, Hashable {
     /// Whether both listeners would try to bind the same port on overlapping addresses.
     /// A wildcard host (`nil`, `0.0.0.0`, `::`) overlaps every address.
     public func conflicts(with other: ListenerConfiguration) -> Bool {
+        if unixSocketPath != nil || other.unixSocketPath != nil { return unixSocketPath == other.unixSocketPath }
         guard port == other.port else { return false }
         if Self.isWildcard(host) || Self.isWildcard(other.host) { return true }
         return host == other.host

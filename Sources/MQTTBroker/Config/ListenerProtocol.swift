@@ -1,8 +1,7 @@
 /// The wire protocol a listener speaks (Mosquitto's `protocol` key).
-///
-/// Only plain MQTT over TCP is implemented. `protocol websockets` is rejected by the
-/// parser with a ``ConfigurationError/Kind/unsupportedValue`` error until Parley
-/// gains WebSocket support.
 public enum ListenerProtocol: String, Sendable, Equatable, Hashable, CaseIterable {
+    /// MQTT over TCP (or over TLS, or a Unix socket).
     case mqtt
+    /// MQTT over WebSocket (subprotocol `mqtt`), as browsers and MQTT.js speak it.
+    case websockets
 }

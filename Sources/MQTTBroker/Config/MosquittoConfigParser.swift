@@ -26,6 +26,11 @@ public struct MosquittoConfigParser: Sendable {
         file: String
     ) throws(ConfigurationError) -> (BrokerConfiguration, [ConfigurationWarning]) {
         var state = ConfigurationParseState(file: file)
+        try apply(contents: contents, file: file, to: &state)
+        return try state.finish()
+    }
+
+    private func apply(contents: String, file: String, to state: inout ConfigurationParseState) throws(ConfigurationError) {
         var text = Substring(contents)
         if text.first == "\u{FEFF}" { text.removeFirst() }
         // "\r\n" is a single Character in Swift, so it is matched explicitly.
@@ -39,14 +44,42 @@ public struct MosquittoConfigParser: Sendable {
                 throw line.error(.unknownKey, "unknown configuration key '\(line.key)'")
             }
             try key.apply(&state, line)
+            if let include = state.pendingInclude {
+                state.pendingInclude = nil
+                try applyIncludedFiles(include.path, line: include.line, to: &state)
+            }
         }
-        return try state.finish()
+    }
+
+    /// `include_dir`: the folder's `*.conf` files in Mosquitto's order (by name, ignoring case
+    /// first), each applied as if its lines stood here.
+    private func applyIncludedFiles(_ folder: String, line: ConfigurationLine, to state: inout ConfigurationParseState) throws(ConfigurationError) {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: folder)
+        } catch {
+            throw line.error(.io, "key 'include_dir': cannot read folder '\(folder)': \(Self.reason(for: error))")
+        }
+        let files = names.filter { $0.hasSuffix(".conf") && $0.count > 5 }.sorted { lhs, rhs in
+            let order = lhs.lowercased().compare(rhs.lowercased())
+            return order == .orderedSame ? lhs < rhs : order == .orderedAscending
+        }
+        state.inIncludedFile = true
+        defer { state.inIncludedFile = false }
+        for name in files {
+            let path = (folder as NSString).appendingPathComponent(name)
+            try apply(contents: try Self.read(path), file: path, to: &state)
+        }
     }
 
     /// Reads and parses the file at `path`; diagnostics name the file as `path`.
     public func parse(
         fileAt path: String
     ) throws(ConfigurationError) -> (BrokerConfiguration, [ConfigurationWarning]) {
+        try parse(contents: try Self.read(path), file: path)
+    }
+
+    private static func read(_ path: String) throws(ConfigurationError) -> String {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw ConfigurationError(
@@ -69,7 +102,7 @@ public struct MosquittoConfigParser: Sendable {
                 message: "cannot read configuration file: it is not valid UTF-8"
             )
         }
-        return try parse(contents: contents, file: path)
+        return contents
     }
 
     private static func reason(for error: any Error) -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import MQTTCore
 import NIOCore
+import NIOSSL
 
 extension ConnectionHandler {
     /// Answers a CONNECT that could not be decoded in the format its version expects: an
@@ -46,27 +47,68 @@ extension ConnectionHandler {
             refuse(version == .v5 ? .retainNotSupported : .notAuthorized, "retained will while retain_available is false")
             return
         }
+        var username = connect.username
+        var named = false
+        if let tls = listener.tls, tls.certificateNamesUser {
+            // The certificate is the credential: the CONNECT's user name and password are
+            // ignored, as are `allow_anonymous` and the password file (as in Mosquitto).
+            let certificate = (try? channelContext?.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self))?.peerCertificate
+            let name = certificate.flatMap {
+                tls.useIdentityAsUsername ? CertificateIdentity.commonName(of: $0) : CertificateIdentity.subject(of: $0)
+            }
+            guard let name else {
+                refuse(.badUserNameOrPassword, "no client certificate (or no name in it) to take the user name from")
+                return
+            }
+            username = name
+            named = true
+        }
         let remote = channelContext?.remoteAddress.map { "\($0)" }
         let client = ClientInfo(
-            clientIdentifier: clientIdentifier, username: connect.username, protocolVersion: version, remoteAddress: remote)
+            clientIdentifier: clientIdentifier, username: username, protocolVersion: version, remoteAddress: remote,
+            listener: listenerIndex)
         self.client = client
         logger[metadataKey: "client"] = "\(clientIdentifier)"
         let request = AuthenticationRequest(
             client: client, password: connect.password, authenticationMethod: connect.properties.authenticationMethod,
             authenticationData: connect.properties.authenticationData)
-        phase = .authenticating(held: [])
-        guard let context = channelContext else { return }
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        if let anonymous = core.authenticator as? AnonymousAuthenticator {
-            // The default needs no suspension: answer on this loop without a task hop.
-            let result: AuthenticationResult =
-                client.username == nil && !anonymous.allowAnonymous ? .rejected(.notAuthorized) : .accepted
-            completeConnect(connect, client: client, assignedIdentifier: assignedIdentifier, result: result)
+        let security = core.security
+        let trusted = !named && security.presentsInternalCredentials(request)
+        if !trusted && !named {
+            // The broker's own rules come first, whatever authenticator is plugged in.
+            let rules = security.rules(forListener: listenerIndex)
+            let allowAnonymous = rules?.allowAnonymous ?? false
+            if client.username == nil && !allowAnonymous {
+                refuse(.notAuthorized, "anonymous clients are not allowed on this listener")
+                return
+            }
+            // As in Mosquitto 2.0: without anonymous access, a user name alone proves nothing;
+            // something (the password file, an authenticator) must check it.
+            if !allowAnonymous && rules?.passwords == nil && core.hooks.authenticator == nil {
+                refuse(.notAuthorized, "no password_file to check user '\(client.username ?? "")' against, and allow_anonymous is false")
+                return
+            }
+        }
+        if !trusted, let will = connect.will, let reason = core.willRefusal(will, client: client) {
+            refuse(reason, "will to '\(will.topic)' refused (\(reason))")
             return
         }
+        phase = .authenticating(held: [])
+        guard let context = channelContext else { return }
+        let checksPassword = !trusted && !named && client.username != nil && security.rules(forListener: listenerIndex)?.passwords != nil
+        let authenticator = trusted ? nil : core.hooks.authenticator
+        if !checksPassword && authenticator == nil {
+            // Nothing to wait for: answer on this loop without a task hop.
+            completeConnect(connect, client: client, assignedIdentifier: assignedIdentifier, result: .accepted)
+            return
+        }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let promise = context.eventLoop.makePromise(of: AuthenticationResult.self)
-        let authenticator = core.authenticator
-        promise.completeWithTask { await authenticator.authenticate(request) }
+        // Password hashing and the hook run off the event loop.
+        promise.completeWithTask {
+            if checksPassword, case .rejected(let reason) = security.checkPassword(request) { return .rejected(reason) }
+            return await authenticator?.authenticate(request) ?? .accepted
+        }
         promise.futureResult.whenSuccess { result in
             loopBound.value.completeConnect(connect, client: client, assignedIdentifier: assignedIdentifier, result: result)
         }
@@ -104,7 +146,10 @@ extension ConnectionHandler {
             inflightWindow: window, maximumQueued: configuration.maxQueuedMessages,
             maximumQueuedBytes: configuration.maxQueuedBytes,
             queueQoS0WhileOffline: configuration.queueQoS0Messages)
-        let checkout = core.sessions.checkOut(clientIdentifier: client.clientIdentifier, cleanStart: connect.cleanStart) {
+        // A session is resumed only by the user it belongs to: another user name starts afresh
+        // (session present 0), so nobody inherits someone else's subscriptions and queue.
+        let cleanStart = connect.cleanStart || core.sessions.belongsToAnotherUser(client)
+        let checkout = core.sessions.checkOut(clientIdentifier: client.clientIdentifier, cleanStart: cleanStart) {
             Session(
                 clientIdentifier: client.clientIdentifier,
                 state: SessionState(clientIdentifier: client.clientIdentifier, limits: limits, expiryInterval: expiry))
@@ -116,6 +161,7 @@ extension ConnectionHandler {
             guarded -> (ConnectionContext?, [OutboundAction], Bool) in
             let previous = guarded.connection
             guarded.connection = connection
+            guarded.client = client
             guarded.generation += 1
             let hadPendingWill = guarded.pendingWill != nil
             guarded.pendingWill?.cancel()

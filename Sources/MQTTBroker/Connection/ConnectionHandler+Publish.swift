@@ -49,16 +49,11 @@ extension ConnectionHandler {
             logger.notice("dropping PUBLISH to \(topic): payload of \(publish.payload.readableBytes) bytes exceeds message_size_limit \(limit)")
             return version == .v5 ? .packetTooLarge : .success
         }
-        guard core.hooks.authorizer.canPublish(client, topic: topic) else {
+        guard core.mayPublish(client, topic: topic) else {
             logger.info("denied PUBLISH to \(topic)")
             return version == .v5 ? .notAuthorized : .success
         }
-        // `$SYS` belongs to the broker, so its statistics cannot be forged; Mosquitto is more
-        // lenient. Bridges (Mosquitto's and Parley's) publish their link state under
-        // `$SYS/broker/connection/NAME/state`, which stays open to clients.
-        if (topic.hasPrefix("$SYS/") || topic == "$SYS") && !topic.hasPrefix("$SYS/broker/connection/") {
-            return .success
-        }
+        if BrokerCore.isBrokerOwned(topic) { return .success }
         let message = ApplicationMessage(publish: publish, topic: topic, publisher: client.clientIdentifier, now: .now())
         let receivers = core.publish(message, from: client)
         return receivers == 0 && version == .v5 ? .noMatchingSubscribers : .success
@@ -121,6 +116,13 @@ extension ConnectionHandler {
         case .pubrel(let identifier):
             write(.pubrel(PublishResponsePacket(packetIdentifier: identifier)))
         case .publish(let delivery, let identifier, let duplicate):
+            // The last check before the network: whatever queued, retained or routed this
+            // message, the rules in force now and this connection's user decide.
+            if let client, !core.mayReceive(client, topic: delivery.message.topic) {
+                if let identifier { session?.withState { $0.abandon(identifier) } }
+                core.reportDrop(delivery.message, for: client.clientIdentifier, reason: .notAuthorized)
+                return
+            }
             let now = NIODeadline.now()
             var packet = PublishPacket(
                 topic: delivery.message.topic, payload: delivery.message.payload, qos: delivery.qos,

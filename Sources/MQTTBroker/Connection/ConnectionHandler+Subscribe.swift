@@ -22,7 +22,7 @@ extension ConnectionHandler {
                 fail(.protocolViolation("No Local set on shared subscription '\(filter)'"))
                 return
             }
-            guard core.hooks.authorizer.canSubscribe(client, filter: filter) else {
+            guard core.maySubscribe(client, filter: filter) else {
                 logger.info("denied subscription to '\(filter)'")
                 codes.append(.notAuthorized)
                 continue
@@ -44,7 +44,7 @@ extension ConnectionHandler {
             let handling = options.retainHandling
             guard shared == nil, handling == .sendOnSubscribe || (handling == .sendOnSubscribeIfNew && isNew) else { continue }
             for message in core.retainedStore.retainedMessages(matching: filter)
-            where core.hooks.authorizer.canReceive(clientIdentifier: client.clientIdentifier, topic: message.topic) {
+            where core.mayReceive(client, topic: message.topic) {
                 retained.append(Delivery(
                     message: message, qos: min(message.qos, options.qos), retain: true,
                     subscriptionIdentifiers: subscriptionIdentifier.map { [$0] } ?? []))

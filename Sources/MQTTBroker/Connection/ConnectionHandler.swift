@@ -27,6 +27,8 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     let core: BrokerCore
     let listener: ListenerConfiguration
+    /// Index of `listener` in the configuration, which hooks see as `ClientInfo.listener`.
+    let listenerIndex: Int
     var logger: Logger
     var phase: Phase = .awaitingConnect
     var version: ProtocolVersion = .v3_1_1
@@ -50,15 +52,19 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Set by a DISCONNECT that suppresses the will (reason 0x00).
     var willSuppressed = false
     var needsFlush = false
+    /// Set once the connection counted as open (at `channelActive`, or when added to an active
+    /// channel after a WebSocket upgrade).
+    var isActive = false
 
     /// How long a connection being closed after a reply waits for the client to close.
     static let lingerTimeout = TimeAmount.seconds(2)
     /// Set once `closeAfterReply` has shut our side; further input is ignored.
     var isLingering = false
 
-    init(core: BrokerCore, listener: ListenerConfiguration, logger: Logger) {
+    init(core: BrokerCore, listener: ListenerConfiguration, listenerIndex: Int, logger: Logger) {
         self.core = core
         self.listener = listener
+        self.listenerIndex = listenerIndex
         self.logger = logger
     }
 
@@ -66,6 +72,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         channelContext = context
         connection = ConnectionContext(handler: self, eventLoop: context.eventLoop)
         core.connectionHandlerAdded(self)
+        // Behind a WebSocket upgrade the channel is already active when MQTT begins.
+        if context.channel.isActive { becameActive(context: context) }
     }
 
     /// The pipeline is being torn down (the channel closed): the handler and its context would
@@ -77,10 +85,16 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        becameActive(context: context)
+        context.fireChannelActive()
+    }
+
+    private func becameActive(context: ChannelHandlerContext) {
+        guard !isActive else { return }
+        isActive = true
         if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         core.statistics.connectionsOpen.add(1, ordering: .relaxed)
         armKeepAliveCheck(timeout: TimeAmount(core.configuration.connectTimeout))
-        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -118,7 +132,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         cancelTimers()
-        core.statistics.connectionsOpen.subtract(1, ordering: .relaxed)
+        if isActive { core.statistics.connectionsOpen.subtract(1, ordering: .relaxed) }
         let wasConnected: Bool
         if case .connected = phase { wasConnected = true } else { wasConnected = false }
         phase = .closed

@@ -2,7 +2,11 @@ import MQTTCore
 import NIOCore
 
 /// Decides whether a CONNECT may open a session. Called once per CONNECT, off the hot path, so
-/// it may be asynchronous (a password file, a database, a token service).
+/// it may be asynchronous (a database, a token service).
+///
+/// The broker applies its own rules first, so an authenticator cannot forget them:
+/// `allow_anonymous` (a client without a user name is refused unless it is allowed on its
+/// listener) and the `password_file`. The authenticator sees only clients that passed them.
 public protocol Authenticator: Sendable {
     func authenticate(_ request: AuthenticationRequest) async -> AuthenticationResult
 }
@@ -20,20 +24,4 @@ public enum AuthenticationResult: Sendable, Hashable {
     case accepted
     /// Refused with a CONNACK reason (mapped to the nearest 3.1.1 return code for old clients).
     case rejected(ReasonCode)
-}
-
-/// The default: anyone with a user name is accepted; clients without one only when anonymous
-/// access is allowed (Mosquitto's `allow_anonymous`). Password checks plug in as another
-/// `Authenticator`.
-public struct AnonymousAuthenticator: Authenticator {
-    public var allowAnonymous: Bool
-
-    public init(allowAnonymous: Bool = true) {
-        self.allowAnonymous = allowAnonymous
-    }
-
-    public func authenticate(_ request: AuthenticationRequest) async -> AuthenticationResult {
-        if request.client.username == nil && !allowAnonymous { return .rejected(.notAuthorized) }
-        return .accepted
-    }
 }

@@ -1,6 +1,8 @@
 /// The pluggable behaviour of a broker: who may connect, who may do what, who is told.
 public struct BrokerHooks: Sendable {
-    public var authenticator: any Authenticator
+    /// Checks beyond `allow_anonymous` and the password file; nil accepts whoever passed them.
+    public var authenticator: (any Authenticator)?
+    /// Rules beyond the ACL file: a client must pass both.
     public var authorizer: any Authorizer
     public var observers: [any BrokerObserver]
     public var retainedStore: any RetainedMessageStore
@@ -8,7 +10,8 @@ public struct BrokerHooks: Sendable {
     /// `persistence false`).
     public var sessionStore: (any SessionStore)?
 
-    /// Defaults: anonymous clients per `allow_anonymous`, everything authorized, in-memory retained store.
+    /// Defaults: only the configuration's rules (`allow_anonymous`, password and ACL files),
+    /// in-memory retained store.
     public init(
         authenticator: (any Authenticator)? = nil,
         authorizer: any Authorizer = AllowAllAuthorizer(),
@@ -16,13 +19,10 @@ public struct BrokerHooks: Sendable {
         retainedStore: any RetainedMessageStore = InMemoryRetainedMessageStore(),
         sessionStore: (any SessionStore)? = nil
     ) {
-        self.authenticator = authenticator ?? AnonymousAuthenticator()
+        self.authenticator = authenticator
         self.authorizer = authorizer
         self.observers = observers
         self.retainedStore = retainedStore
         self.sessionStore = sessionStore
     }
-
-    /// Whether the caller supplied an authenticator; if not, the broker applies `allow_anonymous`.
-    var usesDefaultAuthenticator: Bool { authenticator is AnonymousAuthenticator }
 }

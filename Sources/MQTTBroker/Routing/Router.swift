@@ -78,13 +78,24 @@ final class Router: Sendable {
         var delivery: Delivery
     }
 
+    /// Where a message goes: one match per plain subscriber, and per matching shared
+    /// subscription its members in round-robin order from this message's turn on.
+    struct Routed {
+        var matches: [Match] = []
+        /// The first member that may receive the message gets it (the broker checks read
+        /// rules outside the lock).
+        var sharedGroups: [[Match]] = []
+
+        var isEmpty: Bool { matches.isEmpty && sharedGroups.isEmpty }
+    }
+
     /// The targets `message` goes to: one per subscriber, with QoS, retain flag and
-    /// subscription identifiers merged over its matching subscriptions (MQTT 5 §3.3.4), plus one
-    /// member per matching shared subscription.
-    func route(_ message: ApplicationMessage) -> [Match] {
+    /// subscription identifiers merged over its matching subscriptions (MQTT 5 §3.3.4), plus the
+    /// candidate members of each matching shared subscription.
+    func route(_ message: ApplicationMessage) -> Routed {
         var plain: [ObjectIdentifier: Match] = [:]
         var sharedGroups: [String: [SubscriptionEntry]] = [:]
-        var chosenShared: [SubscriptionEntry] = []
+        var orderedShared: [[SubscriptionEntry]] = []
         state.withLock { state in
             state.trie.forEachMatch(topic: message.topic) { _, entry in
                 if let group = entry.shareGroup {
@@ -97,18 +108,21 @@ final class Router: Sendable {
                 let cursor = state.shareCursors[groupKey, default: 0]
                 state.shareCursors[groupKey] = cursor &+ 1
                 let ordered = members.sorted { $0.target.identity < $1.target.identity }
-                chosenShared.append(ordered[cursor % ordered.count])
+                let start = cursor % ordered.count
+                orderedShared.append(Array(ordered[start...] + ordered[..<start]))
             }
         }
-        var matches = Array(plain.values)
-        for entry in chosenShared {
-            let qos = min(message.qos, entry.options.qos)
-            let ids = entry.subscriptionIdentifier.map { [$0] } ?? []
-            matches.append(Match(target: entry.target, delivery: Delivery(
-                message: message, qos: qos, retain: entry.options.retainAsPublished && message.retain,
-                subscriptionIdentifiers: ids)))
+        var routed = Routed(matches: Array(plain.values))
+        for members in orderedShared {
+            routed.sharedGroups.append(members.map { entry in
+                let qos = min(message.qos, entry.options.qos)
+                let ids = entry.subscriptionIdentifier.map { [$0] } ?? []
+                return Match(target: entry.target, delivery: Delivery(
+                    message: message, qos: qos, retain: entry.options.retainAsPublished && message.retain,
+                    subscriptionIdentifiers: ids))
+            })
         }
-        return matches
+        return routed
     }
 
     private static func merge(_ entry: SubscriptionEntry, message: ApplicationMessage, into plain: inout [ObjectIdentifier: Match]) {

@@ -13,6 +13,9 @@ final class Session: Sendable {
         var protocolState: SessionState
         /// The connection the session is attached to, if any.
         var connection: ConnectionContext?
+        /// The client as it last connected: whose read rules apply to messages queued while it
+        /// is away, and whose user name a resuming connection must carry.
+        var client: ClientInfo?
         /// Publishes the will after its delay; cancelled if the client comes back in time.
         var pendingWill: Scheduled<Void>?
         /// What `pendingWill` will do, kept so that a session ending early can publish it at once.

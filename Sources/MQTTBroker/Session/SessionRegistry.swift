@@ -22,6 +22,13 @@ final class SessionRegistry: Sendable {
         }
     }
 
+    /// Whether a session is registered under the client's identifier for a different user name.
+    func belongsToAnotherUser(_ client: ClientInfo) -> Bool {
+        guard let existing = sessions.withLock({ $0[client.clientIdentifier] }) else { return false }
+        guard let owner = existing.guarded.withLock({ $0.client }) else { return false }
+        return owner.username != client.username
+    }
+
     /// Removes `session` if it is still the one registered under its identifier.
     @discardableResult
     func remove(_ session: Session) -> Bool {
