@@ -81,6 +81,7 @@ let package = Package(
                 "PubSub",
                 "ProcessMemory",
                 "Mosquitto",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

@@ -21,12 +21,20 @@ public struct ChatConfiguration: Sendable {
     public var messagesPerSecond: Double
     /// Events waiting for a slow page before the oldest undelivered ones are dropped.
     public var sessionBufferLimit: Int
+    /// Serve MQTT over WebSocket at `/mqtt`, relayed to the chat's broker, so browser MQTT
+    /// clients need no port of their own.
+    public var mqttOverWebSocket: Bool
+    /// Longest WebSocket frame an MQTT client may send at `/mqtt` (a packet and a bit).
+    public var maximumMQTTFrameSize: Int
 
     public init(
         prefix: String = "chat", defaultRoom: String = "general", historyLimit: Int = 50, maximumNameLength: Int = 32,
         maximumMessageLength: Int = 2000, maximumFrameSize: Int = 16 * 1024, messageBurst: Int = 10,
-        messagesPerSecond: Double = 5, sessionBufferLimit: Int = 1000, historyRoomLimit: Int = 1000
+        messagesPerSecond: Double = 5, sessionBufferLimit: Int = 1000, historyRoomLimit: Int = 1000,
+        mqttOverWebSocket: Bool = true, maximumMQTTFrameSize: Int = 1 << 20
     ) {
+        self.mqttOverWebSocket = mqttOverWebSocket
+        self.maximumMQTTFrameSize = maximumMQTTFrameSize
         self.prefix = prefix
         self.defaultRoom = defaultRoom
         self.historyLimit = historyLimit

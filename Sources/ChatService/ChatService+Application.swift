@@ -19,6 +19,8 @@ extension ChatService {
 
     /// The path every page session's WebSocket opens.
     static let webSocketPath = "/ws"
+    /// Where browser MQTT clients open MQTT over WebSocket.
+    public static let mqttPath = "/mqtt"
 
     /// The chat's HTTP server on `host:port` (port 0 picks a free one); run it as a Service.
     public func application(
@@ -30,14 +32,26 @@ extension ChatService {
         // with scripts/connection-storm.py --pages). This closure form keeps nothing.
         // A page that does not answer a close (a frozen tab, a vanished peer) is cut after a
         // second, so shutdown is not held up by it (the default waits 15 s).
+        // Frames are limited for all upgrades at once: MQTT's, at `/mqtt`, may be larger; page
+        // sessions still read messages of at most `maximumFrameSize`.
+        let frameLimit = mqttRelay == nil
+            ? configuration.maximumFrameSize : max(configuration.maximumFrameSize, configuration.maximumMQTTFrameSize)
         let webSocket = HTTP1WebSocketUpgradeChannel.Configuration(
-            ws: .init(maxFrameSize: configuration.maximumFrameSize, closeTimeout: .seconds(1)))
+            ws: .init(maxFrameSize: frameLimit, closeTimeout: .seconds(1)))
         return Application(
             router: router(),
             server: .http1WebSocketUpgrade(configuration: webSocket) { [self] request, _, _ in
-                guard request.path?.split(separator: "?", maxSplits: 1).first == Self.webSocketPath[...] else {
-                    return .dontUpgrade
+                let path = request.path?.split(separator: "?", maxSplits: 1).first
+                if path == Self.mqttPath[...], let relay = mqttRelay {
+                    var headers = HTTPFields()
+                    if let chosen = MQTTWebSocketRelay.subprotocol(offered: request.headerFields[.secWebSocketProtocol]) {
+                        headers[.secWebSocketProtocol] = chosen
+                    }
+                    return .upgrade(headers) { [logger] inbound, outbound, _ in
+                        await relay.run(inbound: inbound, outbound: outbound, logger: logger)
+                    }
                 }
+                guard path == Self.webSocketPath[...] else { return .dontUpgrade }
                 return .upgrade([:]) { [self] inbound, outbound, _ in
                     await serve(inbound: inbound, outbound: outbound)
                 }

@@ -19,6 +19,9 @@ public final class ChatService: Sendable {
     public let hub: PubSubHub
     let presence: ChatPresence
     let page: ChatPage
+    /// Carries MQTT over WebSocket at `/mqtt` to the broker; nil when the broker is reached
+    /// over TLS or `mqttOverWebSocket` is off.
+    let mqttRelay: MQTTWebSocketRelay?
     let logger: Logger
     private let history: Mutex<ChatHistory>
     private let sessions = Mutex<[String: SessionEntry]>([:])
@@ -50,7 +53,7 @@ public final class ChatService: Sendable {
             do {
                 hub = try await PubSubHub(broker: broker, prefix: configuration.prefix, qos: 1, logger: logger)
             } catch let error as PubSubError where error.kind == .connectionFailed && ContinuousClock.now + delay < deadline {
-                logger.info("chat: waiting for the broker at \(broker)")
+                logger.info("chat: waiting for the broker at \(ChatServer.withoutCredentials(broker))")
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(1))
             }
@@ -62,7 +65,9 @@ public final class ChatService: Sendable {
             await hub!.shutdown()
             throw error
         }
-        let service = ChatService(configuration: configuration, hub: hub!, presence: presence, page: page, logger: logger)
+        let relay = configuration.mqttOverWebSocket ? MQTTWebSocketRelay(brokerURL: broker) : nil
+        let service = ChatService(
+            configuration: configuration, hub: hub!, presence: presence, page: page, mqttRelay: relay, logger: logger)
         do {
             try await service.start()
         } catch {
@@ -72,11 +77,15 @@ public final class ChatService: Sendable {
         return service
     }
 
-    private init(configuration: ChatConfiguration, hub: PubSubHub, presence: ChatPresence, page: ChatPage, logger: Logger) {
+    private init(
+        configuration: ChatConfiguration, hub: PubSubHub, presence: ChatPresence, page: ChatPage, mqttRelay: MQTTWebSocketRelay?,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.hub = hub
         self.presence = presence
         self.page = page
+        self.mqttRelay = mqttRelay
         self.logger = logger
         history = Mutex(ChatHistory(limit: configuration.historyLimit, roomLimit: configuration.historyRoomLimit))
     }

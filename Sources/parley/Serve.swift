@@ -91,6 +91,8 @@ struct Serve: AsyncParsableCommand {
         }
         if let pidFile = configuration.pidFile {
             // As Mosquitto writes it: the digits alone; removed when the process stops.
+            let folder = (pidFile as NSString).deletingLastPathComponent
+            if !folder.isEmpty { try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) }
             guard FileManager.default.createFile(atPath: pidFile, contents: Data("\(getpid())".utf8)) else {
                 logger.critical("cannot write pid_file \(pidFile)")
                 throw ExitCode(1)

@@ -31,20 +31,36 @@ struct BrokerConfigurationDefaultsTests {
         #expect(configuration.user == nil)
     }
 
-    @Test("A configuration file disallows anonymous clients unless it allows them")
+    @Test("A configuration file that opens a listener disallows anonymous clients unless it allows them")
     func configurationFileDefaultsToNoAnonymousClients() throws {
-        #expect(BrokerConfiguration.fileDefaults.allowAnonymous == false)
-        #expect(try Support.configuration("max_keepalive 10").allowAnonymous == false)
-        #expect(try Support.configuration("allow_anonymous true").allowAnonymous == true)
+        #expect(try Support.configuration("listener 1883\nmax_keepalive 10").allowAnonymous == false)
+        #expect(try Support.configuration("port 1884").allowAnonymous == false)
+        #expect(try Support.configuration("listener 1883\nallow_anonymous true").allowAnonymous == true)
+    }
 
+    @Test("A file without listeners is local-only: 127.0.0.1:1883, anonymous clients allowed unless refused")
+    func localOnlyMode() throws {
         var expected = BrokerConfiguration()
-        expected.allowAnonymous = false
+        expected.listeners = [ListenerConfiguration(port: 1883, host: "127.0.0.1", isDefaultListener: true)]
+        expected.isLocalOnly = true
         #expect(BrokerConfiguration.fileDefaults == expected)
+        #expect(try Support.configuration("max_keepalive 10") == { var c = expected; c.maxKeepalive = 10; return c }())
+        #expect(try Support.configuration("allow_anonymous false").allowAnonymous == false)
+
+        var opened = try Support.configuration("max_keepalive 10")
+        opened.overridePort(1884, host: nil)
+        #expect(!opened.isLocalOnly && !opened.allowAnonymous, "-p opens the broker as a listener line would")
+        var loopback = try Support.configuration("max_keepalive 10")
+        loopback.overridePort(1884, host: "127.0.0.1")
+        #expect(loopback.allowAnonymous)
     }
 
     @Test(
         "Writing a key's documented default changes nothing",
+        // `port` opens a listener and `allow_anonymous`'s default is that of files which do:
+        // both leave local-only mode, tested above.
         arguments: BrokerConfiguration.supportedKeys.filter(\.defaultIsLiteral).map(\.name)
+            .filter { $0 != "port" && $0 != "allow_anonymous" }
     )
     func documentedDefaultRoundTrips(name: String) throws {
         let key = try #require(BrokerConfiguration.supportedKeys.first { $0.name == name })

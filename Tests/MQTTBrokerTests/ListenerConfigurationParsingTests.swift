@@ -5,12 +5,14 @@ import Testing
 struct ListenerConfigurationParsingTests {
     typealias Support = ConfigurationTestSupport
 
-    @Test("Without listener lines the broker listens on 0.0.0.0:1883")
-    func noListenerLinesMeansDefaultListener() throws {
+    @Test("Without listener lines the broker listens on 127.0.0.1:1883 only (Mosquitto's local-only mode)")
+    func noListenerLinesMeansLocalOnly() throws {
         let configuration = try Support.configuration("max_keepalive 60")
         #expect(configuration.listeners == [
-            ListenerConfiguration(port: 1883, host: nil, isDefaultListener: true),
+            ListenerConfiguration(port: 1883, host: "127.0.0.1", isDefaultListener: true),
         ])
+        #expect(configuration.isLocalOnly)
+        #expect(!(try Support.configuration("port 1883").isLocalOnly))
     }
 
     @Test("Listener lines replace the default listener")

@@ -31,6 +31,7 @@ struct ParleyConfFileTests {
 
         var expected = BrokerConfiguration.fileDefaults
         expected.listeners = [ListenerConfiguration(port: 1883)]
+        expected.isLocalOnly = false
         expected.allowAnonymous = true
         #expect(configuration == expected)
     }

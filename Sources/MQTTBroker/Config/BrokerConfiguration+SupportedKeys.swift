@@ -97,7 +97,7 @@ extension BrokerConfiguration {
         },
         ConfigurationKey(
             "allow_anonymous", scope: .listener, default: "false",
-            "Allow clients that connect without a username (`true` when Parley runs without a config file)."
+            "Allow clients that connect without a username. `true` without a config file, and in local-only mode (a file without listeners: 127.0.0.1:1883 only, as Mosquitto 2.0)."
         ) { state, line throws(ConfigurationError) in
             state.addSecurityEdit(.allowAnonymous(try line.boolean()), line: line)
         },

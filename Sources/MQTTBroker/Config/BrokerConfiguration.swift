@@ -21,6 +21,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// for every listener unless ``perListenerSettings`` is set.
     public var security: SecuritySettings
 
+    /// The file opened no listener (no `listener`, `port` or `bind_address` line): as in
+    /// Mosquitto 2.0's local-only mode, the broker listens on 127.0.0.1:1883 only and, unless
+    /// the file says otherwise, allows anonymous clients there. Debian's stock
+    /// `/etc/mosquitto/mosquitto.conf` is such a file.
+    public var isLocalOnly: Bool
+
     /// Mosquitto's `per_listener_settings`: each listener has its own
     /// ``ListenerConfiguration/security`` and ``security`` is not used.
     public var perListenerSettings: Bool
@@ -133,6 +139,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         ]
         security = SecuritySettings(allowAnonymous: true)
         perListenerSettings = false
+        isLocalOnly = false
         maxConnections = nil
         maxKeepalive = 65535
         maxPacketSize = nil
@@ -155,14 +162,18 @@ public struct BrokerConfiguration: Sendable, Equatable {
         connectTimeout = .seconds(20)
     }
 
-    /// The values a configuration file starts from before its lines are applied:
-    /// like `BrokerConfiguration()` but with `allowAnonymous == false`
-    /// (Mosquitto 2.0 semantics).
+    /// What a configuration file without any lines gives: Mosquitto 2.0's local-only mode
+    /// (127.0.0.1:1883, anonymous clients allowed; see ``isLocalOnly``). A file that opens a
+    /// listener starts from the same values but refuses anonymous clients unless it allows them.
     public static var fileDefaults: BrokerConfiguration {
         var configuration = BrokerConfiguration()
-        configuration.allowAnonymous = false
+        configuration.listeners = [ListenerConfiguration(port: defaultPort, host: localOnlyHost, isDefaultListener: true)]
+        configuration.isLocalOnly = true
         return configuration
     }
+
+    /// Where local-only mode listens.
+    public static let localOnlyHost = "127.0.0.1"
 
     /// The security settings in force on the listener at `index`.
     public func security(forListener index: Int) -> SecuritySettings {
@@ -182,6 +193,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// collides with an explicit listener, binding will fail at startup; use
     /// ``ListenerConfiguration/conflicts(with:)`` to report that early.
     public mutating func overridePort(_ port: Int, host: String?) {
+        if isLocalOnly {
+            // A port on the command line opens a listener as a `listener` line would have:
+            // beyond the loopback interface, anonymous clients are refused.
+            isLocalOnly = false
+            if host != Self.localOnlyHost && host != "::1" && host != "localhost" { allowAnonymous = false }
+        }
         listeners.removeAll { $0.isDefaultListener }
         listeners.insert(
             ListenerConfiguration(

@@ -378,6 +378,7 @@ struct ConfigurationParseState: Sendable {
         } else if listeners.isEmpty {
             var listener = defaultListener(from: ListenerConfiguration(
                 port: BrokerConfiguration.defaultPort,
+                host: BrokerConfiguration.localOnlyHost,
                 isDefaultListener: true
             ))
             listener.tls = try tlsConfiguration(block: nil, listenerName: "the default listener")
@@ -385,6 +386,10 @@ struct ConfigurationParseState: Sendable {
         } else if let lines = tlsLines[nil], let first = lines.values.map(\.line).min(by: { $0.number < $1.number }) {
             throw first.error(.invalidValue, "key '\(first.key)' comes before any 'listener' line, and there is no default listener to apply it to")
         }
+        // Anonymous clients: allowed in local-only mode, refused once a listener is opened,
+        // unless an `allow_anonymous` line says otherwise (applied next).
+        configuration.isLocalOnly = explicitListeners.isEmpty && legacyDefaultListener == nil
+        configuration.security.allowAnonymous = configuration.isLocalOnly
         try applySecurityEdits(to: &listeners)
         configuration.listeners = listeners
 
