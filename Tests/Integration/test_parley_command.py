@@ -72,8 +72,10 @@ def test_bad_config_line_names_file_line_and_key(tmp_path, line, message):
 
 
 @pytest.mark.parametrize("name,text,message", [
-    ("password_file", "alice:$7$101$c2FsdA==$aGFzaA==\nbob:plain\n", ":2: user 'bob': the password is not hashed"),
-    ("acl_file", "user alice\ntopic readwrite a/#\ntopic sometimes b\n", ":3: invalid topic filter"),
+    ("password_file", "alice:$7$101$7s/dTbRmGf9kGkkh$zjP+bqnWzkdkrpFTQzmSbjRz0zN5lXvxzFwrqLb+H7y4wB6C/geh8JR8tWUpPHexcFvbg12YYyE6QVpaaUJ/hg==\n"
+     "bob:plain\n", ":2: user 'bob': the password is not hashed"),
+    ("acl_file", "user alice\ntopic readwrite a/#\ntopic sometimes b\n", ":3: 'sometimes' is not an access"),
+    ("acl_file", "user alice\ntopic read a/#/b\n", ":2: invalid topic filter"),
     ("acl_file", "user alice\nallow all\n", ":2: unknown keyword 'allow'"),
 ])
 def test_bad_security_file_names_file_and_line(tmp_path, name, text, message):
@@ -104,12 +106,12 @@ def test_missing_config_file_is_a_clear_error(tmp_path):
 def test_ignored_keys_start_with_a_warning(tmp_path):
     port = free_port()
     conf = tmp_path / "broker.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npid_file /tmp/x.pid\n")
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nautosave_interval 1800\n")
     proc, log = start_parley(tmp_path, "serve", "-c", str(conf))
     try:
         wait_listening(port, proc)
         text = (tmp_path / "parley.log").read_text()
-        assert "pid_file" in text and "warning" in text
+        assert "autosave_interval" in text and "warning" in text
     finally:
         proc.kill()
         proc.wait()

@@ -83,13 +83,18 @@ public struct AccessControlList: Sendable, Equatable {
         try self.init(contents: try PasswordFile.read(path), file: path)
     }
 
-    /// `[read|write|readwrite|deny] FILTER`; without an access word, `readwrite`. A filter may
-    /// contain spaces, as in Mosquitto.
+    /// `[read|write|readwrite|deny] FILTER`; a lone filter means `readwrite`. As in Mosquitto,
+    /// with more than one word the first is the access and the rest, spaces and all, the filter.
     private static func rule(_ text: Substring, keyword: Substring, file: String, line: Int) throws(SecurityFileError) -> Rule {
         var access = Access.readwrite
         var filter = text
-        if let space = text.firstIndex(where: { $0 == " " || $0 == "\t" }), let word = Access(rawValue: String(text[..<space])) {
-            access = word
+        if let space = text.firstIndex(where: { $0 == " " || $0 == "\t" }) {
+            let word = String(text[..<space])
+            guard let given = Access(rawValue: word) else {
+                throw SecurityFileError(
+                    file: file, line: line, message: "'\(word)' is not an access (read, write, readwrite or deny)")
+            }
+            access = given
             filter = text[space...].drop { $0 == " " || $0 == "\t" }
         } else if Access(rawValue: String(text)) != nil {
             throw SecurityFileError(file: file, line: line, message: "'\(keyword) \(text)' needs a topic filter")

@@ -100,6 +100,9 @@ struct AccessControlListTests {
             file: "acl", line: 2, message: "invalid topic filter 'a/#/b': '#' must be the last level of 'a/#/b'"
         ) || failure("user alice\ntopic read a/#/b")?.line == 2)
         #expect(failure("topics read a")?.line == 1)
+        #expect(failure("user a\ntopic sometimes b")?.message == "'sometimes' is not an access (read, write, readwrite or deny)")
+        #expect(try! AccessControlList(contents: "user a\ntopic read with space/x", file: "acl")
+            .permits(.read, topic: "with space/x", client: Self.client("a")))
         #expect(failure("user")?.line == 1)
         #expect(failure("\n\ntopic read")?.line == 3)
     }
