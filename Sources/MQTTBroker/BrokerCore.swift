@@ -232,10 +232,12 @@ final class BrokerCore: Sendable {
     /// Tells the session store about a persistent session's current subscriptions and expiry.
     func persist(_ session: Session) {
         guard let store = hooks.sessionStore else { return }
-        let snapshot = session.withState { state -> SessionSnapshot? in
+        let snapshot = session.guarded.withLock { guarded -> SessionSnapshot? in
+            let state = guarded.protocolState
             guard state.expiryInterval > 0 else { return nil }
             return SessionSnapshot(
-                clientIdentifier: state.clientIdentifier, expiryInterval: state.expiryInterval, subscriptions: state.subscriptions)
+                clientIdentifier: state.clientIdentifier, expiryInterval: state.expiryInterval, subscriptions: state.subscriptions,
+                username: guarded.client?.username)
         }
         if let snapshot { store.saveSession(snapshot) }
     }
@@ -250,6 +252,10 @@ final class BrokerCore: Sendable {
             var state = SessionState(clientIdentifier: snapshot.clientIdentifier, limits: limits, expiryInterval: snapshot.expiryInterval)
             state.subscriptions = snapshot.subscriptions
             let session = Session(clientIdentifier: snapshot.clientIdentifier, state: state)
+            session.guarded.withLock {
+                $0.client = ClientInfo(
+                    clientIdentifier: snapshot.clientIdentifier, username: snapshot.username, protocolVersion: .v5, remoteAddress: nil)
+            }
             _ = sessions.checkOut(clientIdentifier: snapshot.clientIdentifier, cleanStart: true) { session }
             for (filter, subscription) in snapshot.subscriptions {
                 router.subscribe(

@@ -19,10 +19,16 @@ public struct SessionSnapshot: Sendable, Hashable {
     public var expiryInterval: UInt32
     /// Filters as subscribed, shared ones with their `$share/group/` prefix.
     public var subscriptions: [String: SessionSubscription]
+    /// The user the session belongs to: only the same user name resumes it, and messages
+    /// queued for it are checked against that user's read rules.
+    public var username: String?
 
-    public init(clientIdentifier: String, expiryInterval: UInt32, subscriptions: [String: SessionSubscription]) {
+    public init(
+        clientIdentifier: String, expiryInterval: UInt32, subscriptions: [String: SessionSubscription], username: String? = nil
+    ) {
         self.clientIdentifier = clientIdentifier
         self.expiryInterval = expiryInterval
         self.subscriptions = subscriptions
+        self.username = username
     }
 }
