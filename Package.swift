@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "PubSub", targets: ["PubSub"]),
         .library(name: "ChatService", targets: ["ChatService"]),
         .library(name: "MQTTBridge", targets: ["MQTTBridge"]),
+        .library(name: "MosquittoConfig", targets: ["MosquittoConfig"]),
         .executable(name: "parley", targets: ["parley"]),
     ],
     dependencies: [
@@ -76,6 +77,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "MosquittoConfig",
+            dependencies: ["MQTTBroker", "MQTTBridge", "MQTTCore"]
+        ),
+        .target(
             name: "ChatService",
             dependencies: [
                 "PubSub",
@@ -94,6 +99,7 @@ let package = Package(
             dependencies: [
                 "MQTTBroker",
                 "MQTTBridge",
+                "MosquittoConfig",
                 "ChatService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -140,6 +146,10 @@ let package = Package(
                 "TestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "MosquittoConfigTests",
+            dependencies: ["MosquittoConfig", "MQTTBroker", "MQTTBridge", "MQTTCore"]
         ),
         .testTarget(
             name: "PubSubTests",

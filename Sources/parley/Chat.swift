@@ -3,6 +3,7 @@ import ChatService
 import Foundation
 import Logging
 import MQTTBroker
+import MosquittoConfig
 import ServiceLifecycle
 
 /// `parley chat`: only the chat, against a broker elsewhere — the way to run several chat
@@ -40,7 +41,7 @@ struct Chat: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logging = BrokerConfiguration()
+        var logging = ParleyConfiguration()
         if verbose { logging.logTypes = Set(LogType.allCases) }
         let logger = ParleyLogging.bootstrap(logging)
         let chat = ChatServer(

@@ -1,5 +1,5 @@
 import ArgumentParser
-import MQTTBroker
+import MosquittoConfig
 
 /// `parley config-keys`: every configuration key Parley reads, its default and meaning.
 struct ConfigKeys: ParsableCommand {
@@ -9,6 +9,6 @@ struct ConfigKeys: ParsableCommand {
     )
 
     func run() {
-        print(ConfigurationKey.markdownTable(BrokerConfiguration.supportedKeys), terminator: "")
+        print(ConfigurationKey.markdownTable(ParleyConfiguration.supportedKeys), terminator: "")
     }
 }

@@ -1,11 +1,11 @@
 import Foundation
 import Logging
-import MQTTBroker
+import MosquittoConfig
 
 /// Maps Mosquitto's `log_type` and `log_dest` onto swift-log.
 enum ParleyLogging {
     /// Bootstraps the logging system once and returns the broker's logger.
-    static func bootstrap(_ configuration: BrokerConfiguration) -> Logger {
+    static func bootstrap(_ configuration: ParleyConfiguration) -> Logger {
         let level = level(for: configuration.logTypes)
         let destinations = configuration.logDestinations
         LoggingSystem.bootstrap { label in

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MQTTBridge
 import MQTTBroker
+import MosquittoConfig
 import ServiceLifecycle
 
 /// `parley serve`: runs the broker, and the chat beside it, until SIGINT or SIGTERM, with
@@ -53,7 +54,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = BrokerConfiguration()
+        var configuration = ParleyConfiguration()
         var warnings: [ConfigurationWarning] = []
         if let configFile {
             do {
@@ -67,7 +68,7 @@ struct Serve: AsyncParsableCommand {
         if verbose { configuration.logTypes = Set(LogType.allCases) }
         let logger = ParleyLogging.bootstrap(configuration)
         for warning in warnings { logger.warning("\(warning)") }
-        let broker = Broker(configuration: configuration, logger: logger)
+        let broker = Broker(configuration: configuration.broker, logger: logger)
         do {
             try broker.checkFiles()
         } catch {
@@ -85,7 +86,7 @@ struct Serve: AsyncParsableCommand {
             // credentials that exist only in this process.
             let credentials = broker.internalCredentials
             let chat = ChatServer(
-                broker: Self.brokerURL(for: configuration, username: credentials.username, password: credentials.password), host: httpHost ?? http.host ?? "0.0.0.0",
+                broker: Self.brokerURL(for: configuration.broker, username: credentials.username, password: credentials.password), host: httpHost ?? http.host ?? "0.0.0.0",
                 port: httpPort ?? http.port, logger: logger)
             services.append(.init(service: chat))
         }

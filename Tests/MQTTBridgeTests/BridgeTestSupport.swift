@@ -6,12 +6,11 @@ import Synchronization
 import TestSupport
 
 /// A Parley broker in the test process on 127.0.0.1 (port 0 picks a free one).
-func startBroker(port: Int = 0, maxQueuedMessages: Int = 1000, bridges: [BridgeConfiguration] = []) async throws -> Broker {
+func startBroker(port: Int = 0, maxQueuedMessages: Int = 1000) async throws -> Broker {
     var configuration = BrokerConfiguration()
     configuration.listeners = [ListenerConfiguration(port: port, host: "127.0.0.1")]
     configuration.sysInterval = 0
     configuration.maxQueuedMessages = maxQueuedMessages
-    configuration.bridges = bridges
     let broker = Broker(configuration: configuration, logger: Logger(label: "test-broker"))
     try await broker.start()
     return broker

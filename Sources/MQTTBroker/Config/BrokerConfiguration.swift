@@ -1,9 +1,9 @@
-/// Typed broker settings, normally produced by ``MosquittoConfigParser`` from a
-/// Mosquitto-style configuration file.
+/// What an embedded broker needs to run: listeners, security, limits. The `MosquittoConfig`
+/// target reads these (and the process's other settings) from a Mosquitto-style file; a program
+/// embedding the broker fills them in directly.
 ///
 /// `BrokerConfiguration()` is the configuration used when Parley is started **without**
-/// a configuration file. ``fileDefaults`` is the starting point when a file **is**
-/// given. The two differ only in ``allowAnonymous``; see there.
+/// a configuration file: 0.0.0.0:1883, anonymous clients allowed.
 ///
 /// Conventions for "no limit":
 /// * Optional limits (`maxConnections`, `maxPacketSize`, `messageSizeLimit`,
@@ -90,29 +90,6 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// own (already resolved into ``ListenerConfiguration/maxTopicAlias``).
     public var maxTopicAlias: UInt16
 
-    /// Log categories to emit.
-    public var logTypes: Set<LogType>
-
-    /// Where to write log messages; empty = logging disabled (`log_dest none`).
-    public var logDestinations: [LogDestination]
-
-    /// Mosquitto's `persistence`. Parley does not persist anything yet; the parser
-    /// warns when this is `true`.
-    public var persistence: Bool
-
-    /// Mosquitto's `pid_file`: where `parley serve` writes its process id.
-    public var pidFile: String?
-
-    /// Mosquitto's `user` (drop privileges). Stored, but Parley ignores it (warning).
-    public var user: String?
-
-    /// Where `parley` serves its chat page (`http_listener PORT [ADDRESS]`). The broker
-    /// itself never reads it; it lives here so one file configures the whole process.
-    public var httpListener: HTTPListenerConfiguration
-
-    /// Bridges to other brokers (`connection` blocks), run by the `MQTTBridge` target.
-    public var bridges: [BridgeConfiguration]
-
     /// How long a new connection may stay silent before its CONNECT; then it is closed, so a
     /// socket that never speaks MQTT cannot hold a descriptor and its memory for ever.
     /// Not a Mosquitto key; embedding programs set it here.
@@ -152,24 +129,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         sysInterval = 10
         persistentClientExpiration = nil
         maxTopicAlias = Self.defaultMaxTopicAlias
-        logTypes = LogType.defaultTypes
-        logDestinations = [.stderr]
-        persistence = false
-        user = nil
-        pidFile = nil
-        httpListener = HTTPListenerConfiguration()
-        bridges = []
         connectTimeout = .seconds(20)
-    }
-
-    /// What a configuration file without any lines gives: Mosquitto 2.0's local-only mode
-    /// (127.0.0.1:1883, anonymous clients allowed; see ``isLocalOnly``). A file that opens a
-    /// listener starts from the same values but refuses anonymous clients unless it allows them.
-    public static var fileDefaults: BrokerConfiguration {
-        var configuration = BrokerConfiguration()
-        configuration.listeners = [ListenerConfiguration(port: defaultPort, host: localOnlyHost, isDefaultListener: true)]
-        configuration.isLocalOnly = true
-        return configuration
     }
 
     /// Where local-only mode listens.

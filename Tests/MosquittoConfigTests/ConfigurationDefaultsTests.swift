@@ -1,4 +1,6 @@
 import MQTTBroker
+import MQTTBridge
+import MosquittoConfig
 import Testing
 
 @Suite("Broker configuration defaults and key table")
@@ -7,7 +9,7 @@ struct BrokerConfigurationDefaultsTests {
 
     @Test("Defaults without a configuration file match Mosquitto's")
     func defaultsWithoutConfigurationFile() {
-        let configuration = BrokerConfiguration()
+        let configuration = ParleyConfiguration()
         #expect(configuration.listeners == [ListenerConfiguration(port: 1883, host: nil, isDefaultListener: true)])
         #expect(configuration.listeners.first?.protocolName == .mqtt)
         #expect(configuration.listeners.first?.maxConnections == nil)
@@ -40,10 +42,10 @@ struct BrokerConfigurationDefaultsTests {
 
     @Test("A file without listeners is local-only: 127.0.0.1:1883, anonymous clients allowed unless refused")
     func localOnlyMode() throws {
-        var expected = BrokerConfiguration()
+        var expected = ParleyConfiguration()
         expected.listeners = [ListenerConfiguration(port: 1883, host: "127.0.0.1", isDefaultListener: true)]
         expected.isLocalOnly = true
-        #expect(BrokerConfiguration.fileDefaults == expected)
+        #expect(ParleyConfiguration.fileDefaults == expected)
         #expect(try Support.configuration("max_keepalive 10") == { var c = expected; c.maxKeepalive = 10; return c }())
         #expect(try Support.configuration("allow_anonymous false").allowAnonymous == false)
 
@@ -59,11 +61,11 @@ struct BrokerConfigurationDefaultsTests {
         "Writing a key's documented default changes nothing",
         // `port` opens a listener and `allow_anonymous`'s default is that of files which do:
         // both leave local-only mode, tested above.
-        arguments: BrokerConfiguration.supportedKeys.filter(\.defaultIsLiteral).map(\.name)
+        arguments: ParleyConfiguration.supportedKeys.filter(\.defaultIsLiteral).map(\.name)
             .filter { $0 != "port" && $0 != "allow_anonymous" }
     )
     func documentedDefaultRoundTrips(name: String) throws {
-        let key = try #require(BrokerConfiguration.supportedKeys.first { $0.name == name })
+        let key = try #require(ParleyConfiguration.supportedKeys.first { $0.name == name })
         if key.scope == .bridge {
             let bridge = "connection b\naddress h\ntopic t\n"
             #expect(try Support.configuration(bridge + "\(key.name) \(key.defaultValue)") == Support.configuration(bridge))
@@ -74,20 +76,20 @@ struct BrokerConfigurationDefaultsTests {
 
     @Test("Every key appears exactly once in the key table")
     func keyNamesAreUnique() {
-        let names = BrokerConfiguration.supportedKeys.map(\.name)
+        let names = ParleyConfiguration.supportedKeys.map(\.name)
         #expect(Set(names).count == names.count)
     }
 
     @Test("No key is both supported and listed as unsupported")
     func supportedAndUnsupportedKeysAreDisjoint() {
-        for key in BrokerConfiguration.supportedKeys {
-            #expect(!BrokerConfiguration.isUnsupportedMosquittoKey(key.name), "\(key.name)")
+        for key in ParleyConfiguration.supportedKeys {
+            #expect(!ParleyConfiguration.isUnsupportedMosquittoKey(key.name), "\(key.name)")
         }
     }
 
     @Test("Every key has documentation and a default")
     func everyKeyIsDocumented() {
-        for key in BrokerConfiguration.supportedKeys {
+        for key in ParleyConfiguration.supportedKeys {
             #expect(!key.summary.isEmpty, "\(key.name)")
             #expect(!key.defaultValue.isEmpty, "\(key.name)")
             #expect(!key.summary.contains("\n"), "\(key.name)")
@@ -96,7 +98,7 @@ struct BrokerConfigurationDefaultsTests {
 
     @Test("The key table covers the settings the broker reads")
     func keyTableCoversSettings() {
-        let names = Set(BrokerConfiguration.supportedKeys.map(\.name))
+        let names = Set(ParleyConfiguration.supportedKeys.map(\.name))
         let expected: Set<String> = [
             "listener", "protocol", "max_connections", "max_topic_alias", "port", "bind_address",
             "allow_anonymous", "max_keepalive", "max_packet_size",
@@ -109,10 +111,10 @@ struct BrokerConfigurationDefaultsTests {
 
     @Test("The Markdown table has a row per key")
     func markdownTableHasRowPerKey() {
-        let table = ConfigurationKey.markdownTable(BrokerConfiguration.supportedKeys)
+        let table = ConfigurationKey.markdownTable(ParleyConfiguration.supportedKeys)
         let lines = table.split(separator: "\n")
         #expect(lines.first == "| Key | Scope | Default | Description |")
-        #expect(lines.count == BrokerConfiguration.supportedKeys.count + 2)
+        #expect(lines.count == ParleyConfiguration.supportedKeys.count + 2)
         #expect(table.contains("| `max_inflight_messages` | global | `20` |"))
         #expect(table.contains("| `max_connections` | listener | `-1` |"))
         #expect(table.contains("| `user` | global | (none) | Ignored (warning)."))

@@ -1,4 +1,6 @@
 import MQTTBroker
+import MQTTBridge
+import MosquittoConfig
 import Testing
 
 @Suite("Configuration value parsing")
@@ -225,7 +227,7 @@ struct ConfigurationValueParsingTests {
             acl_file /etc/a
             """)
         #expect(global.security == SecuritySettings(allowAnonymous: true, passwordFile: "/etc/p", aclFile: "/etc/a"))
-        #expect(global.security(forListener: 0) == global.security)
+        #expect(global.broker.security(forListener: 0) == global.security)
 
         let perListener = try Support.configuration("""
             listener 1883 127.0.0.1
@@ -236,16 +238,16 @@ struct ConfigurationValueParsingTests {
             per_listener_settings true
             """)
         #expect(perListener.perListenerSettings)
-        #expect(perListener.security(forListener: 0) == SecuritySettings(allowAnonymous: true))
-        #expect(perListener.security(forListener: 1) == SecuritySettings(allowAnonymous: false, passwordFile: "/etc/p", aclFile: "/etc/a"))
+        #expect(perListener.broker.security(forListener: 0) == SecuritySettings(allowAnonymous: true))
+        #expect(perListener.broker.security(forListener: 1) == SecuritySettings(allowAnonymous: false, passwordFile: "/etc/p", aclFile: "/etc/a"))
     }
 
     @Test("Per listener, lines before the first listener belong to the default listener only")
     func securityKeysBeforeFirstListener() throws {
         let configuration = try Support.configuration("per_listener_settings true\nallow_anonymous true\nport 1883\nlistener 1884\n")
         let defaultIndex = try #require(configuration.listeners.firstIndex { $0.isDefaultListener })
-        #expect(configuration.security(forListener: defaultIndex).allowAnonymous)
-        #expect(!configuration.security(forListener: defaultIndex == 0 ? 1 : 0).allowAnonymous)
+        #expect(configuration.broker.security(forListener: defaultIndex).allowAnonymous)
+        #expect(!configuration.broker.security(forListener: defaultIndex == 0 ? 1 : 0).allowAnonymous)
     }
 
     @Test("A password file given twice for one listener is an error naming both lines")

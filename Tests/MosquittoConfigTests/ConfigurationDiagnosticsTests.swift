@@ -1,4 +1,6 @@
 import MQTTBroker
+import MQTTBridge
+import MosquittoConfig
 import Testing
 
 @Suite("Configuration errors and warnings")
@@ -103,7 +105,7 @@ struct ConfigurationDiagnosticsTests {
         #expect(warning.key == key)
         #expect(warning.description.hasPrefix("test.conf:2: key '\(key)' is ignored"))
 
-        var expected = BrokerConfiguration.fileDefaults
+        var expected = ParleyConfiguration.fileDefaults
         if key == "user" { expected.user = "mosquitto" }
         #expect(configuration == expected)
     }
@@ -111,7 +113,7 @@ struct ConfigurationDiagnosticsTests {
     @Test("The ignored-key samples cover every ignored key in the table")
     func ignoredKeySamplesCoverTable() {
         let sampled = Set(Self.ignoredKeySamples.map { String($0.prefix { $0 != " " }) })
-        let ignored = Set(BrokerConfiguration.supportedKeys.filter { $0.support == .ignored }.map(\.name))
+        let ignored = Set(ParleyConfiguration.supportedKeys.filter { $0.support == .ignored }.map(\.name))
         #expect(sampled == ignored)
     }
 

@@ -1,3 +1,4 @@
+import MQTTBroker
 /// The address of the chat's HTTP server, configured with the broker's file.
 public struct HTTPListenerConfiguration: Sendable, Equatable {
     public static let defaultPort = 8080

@@ -1,3 +1,4 @@
+import MQTTBroker
 /// A configuration file problem that stops the broker from starting.
 ///
 /// `description` renders the conventional compiler-style form

@@ -1,3 +1,4 @@
+import MQTTBroker
 /// A configuration line that was accepted but does not take (full) effect in Parley,
 /// for example a Mosquitto option that Parley ignores.
 ///

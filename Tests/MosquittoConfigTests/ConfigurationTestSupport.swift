@@ -1,16 +1,18 @@
 import MQTTBroker
+import MQTTBridge
+import MosquittoConfig
 
 /// Helpers shared by the configuration parser tests.
 enum ConfigurationTestSupport {
     static let fileName = "test.conf"
 
     /// Parses `text` as the contents of `test.conf`.
-    static func parse(_ text: String) throws -> (BrokerConfiguration, [ConfigurationWarning]) {
+    static func parse(_ text: String) throws -> (ParleyConfiguration, [ConfigurationWarning]) {
         try MosquittoConfigParser().parse(contents: text, file: fileName)
     }
 
     /// The configuration parsed from `text`, ignoring warnings.
-    static func configuration(_ text: String) throws -> BrokerConfiguration {
+    static func configuration(_ text: String) throws -> ParleyConfiguration {
         try parse(text).0
     }
 
@@ -26,6 +28,6 @@ enum ConfigurationTestSupport {
 
     /// Whether `text` parses into exactly the defaults of a configuration file.
     static func parsesToFileDefaults(_ text: String) throws -> Bool {
-        try configuration(text) == BrokerConfiguration.fileDefaults
+        try configuration(text) == ParleyConfiguration.fileDefaults
     }
 }

@@ -1,3 +1,5 @@
+import MQTTBridge
+import MQTTBroker
 /// Mutable state while the lines of one configuration file are applied.
 ///
 /// Listener bookkeeping follows Mosquitto: keys before the first `listener` line belong
@@ -17,7 +19,7 @@ struct ConfigurationParseState: Sendable {
     }
 
     let file: String
-    var configuration: BrokerConfiguration
+    var configuration: ParleyConfiguration
     var warnings: [ConfigurationWarning] = []
 
     /// Listeners from `listener` lines, in file order.
@@ -55,7 +57,7 @@ struct ConfigurationParseState: Sendable {
 
     init(file: String) {
         self.file = file
-        var configuration = BrokerConfiguration.fileDefaults
+        var configuration = ParleyConfiguration.fileDefaults
         configuration.listeners = []
         self.configuration = configuration
     }
@@ -349,7 +351,7 @@ struct ConfigurationParseState: Sendable {
         }
     }
 
-    mutating func finish() throws(ConfigurationError) -> (BrokerConfiguration, [ConfigurationWarning]) {
+    mutating func finish() throws(ConfigurationError) -> (ParleyConfiguration, [ConfigurationWarning]) {
         try checkBridges()
         var listeners: [ListenerConfiguration] = []
         for (index, pending) in explicitListeners.enumerated() {

@@ -1,6 +1,8 @@
+import MQTTBridge
+import MQTTBroker
 import MQTTCore
 
-extension BrokerConfiguration {
+extension ParleyConfiguration {
     /// Mosquitto's bridge keys: `connection NAME` starts a bridge, the keys after it configure it.
     static let bridgeKeys: [ConfigurationKey] = [
         ConfigurationKey(

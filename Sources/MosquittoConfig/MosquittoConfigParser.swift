@@ -1,8 +1,9 @@
+import MQTTBroker
 import Foundation
 
 /// Parses Mosquitto's configuration file format (mosquitto.conf(5)) into a
-/// ``BrokerConfiguration``, so an existing Mosquitto file runs unchanged as long as it
-/// only uses keys from ``BrokerConfiguration/supportedKeys``.
+/// ``ParleyConfiguration``, so an existing Mosquitto file runs unchanged as long as it
+/// only uses keys from ``ParleyConfiguration/supportedKeys``.
 ///
 /// Syntax:
 /// * one `key value...` per line; words are separated by spaces or tabs;
@@ -24,7 +25,7 @@ public struct MosquittoConfigParser: Sendable {
     public func parse(
         contents: String,
         file: String
-    ) throws(ConfigurationError) -> (BrokerConfiguration, [ConfigurationWarning]) {
+    ) throws(ConfigurationError) -> (ParleyConfiguration, [ConfigurationWarning]) {
         var state = ConfigurationParseState(file: file)
         try apply(contents: contents, file: file, to: &state)
         return try state.finish()
@@ -37,8 +38,8 @@ public struct MosquittoConfigParser: Sendable {
         let lines = text.split(omittingEmptySubsequences: false) { $0 == "\n" || $0 == "\r\n" }
         for (index, rawLine) in lines.enumerated() {
             guard let line = ConfigurationLine(file: file, number: index + 1, text: rawLine) else { continue }
-            guard let key = BrokerConfiguration.keysByName[line.key] else {
-                if BrokerConfiguration.isUnsupportedMosquittoKey(line.key) {
+            guard let key = ParleyConfiguration.keysByName[line.key] else {
+                if ParleyConfiguration.isUnsupportedMosquittoKey(line.key) {
                     throw line.error(.unsupportedKey, "key '\(line.key)' is not supported by Parley yet")
                 }
                 throw line.error(.unknownKey, "unknown configuration key '\(line.key)'")
@@ -75,7 +76,7 @@ public struct MosquittoConfigParser: Sendable {
     /// Reads and parses the file at `path`; diagnostics name the file as `path`.
     public func parse(
         fileAt path: String
-    ) throws(ConfigurationError) -> (BrokerConfiguration, [ConfigurationWarning]) {
+    ) throws(ConfigurationError) -> (ParleyConfiguration, [ConfigurationWarning]) {
         try parse(contents: try Self.read(path), file: path)
     }
 

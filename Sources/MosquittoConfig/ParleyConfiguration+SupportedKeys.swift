@@ -1,4 +1,5 @@
-extension BrokerConfiguration {
+import MQTTBroker
+extension ParleyConfiguration {
     /// Every configuration key Parley accepts, in documentation order. This is the
     /// single source of truth for parsing, for `config/parley.conf` and for the README's
     /// configuration table (see ``ConfigurationKey/markdownTable(_:)``).

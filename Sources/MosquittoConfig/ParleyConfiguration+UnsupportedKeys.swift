@@ -1,4 +1,5 @@
-extension BrokerConfiguration {
+import MQTTBroker
+extension ParleyConfiguration {
     /// Real Mosquitto (2.0 / 2.1) configuration keys that Parley does not implement yet.
     /// A file using one of them is rejected with
     /// ``ConfigurationError/Kind/unsupportedKey`` ("key 'cafile' is not supported by

@@ -1,6 +1,7 @@
+import MQTTBroker
 /// One configuration key Parley understands: its documentation and how it is applied.
 ///
-/// All keys live in ``BrokerConfiguration/supportedKeys``; the README's configuration
+/// All keys live in ``ParleyConfiguration/supportedKeys``; the README's configuration
 /// table and `config/parley.conf` are generated from / checked against that table.
 public struct ConfigurationKey: Sendable {
     /// Where a key takes effect.

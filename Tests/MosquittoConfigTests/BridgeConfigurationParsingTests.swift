@@ -1,4 +1,6 @@
 import MQTTBroker
+import MQTTBridge
+import MosquittoConfig
 import MQTTCore
 import Testing
 

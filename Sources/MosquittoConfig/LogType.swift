@@ -1,3 +1,4 @@
+import MQTTBroker
 /// A category of log message (Mosquitto's `log_type` key).
 ///
 /// The pseudo values `none` and `all` from the configuration file are not cases:

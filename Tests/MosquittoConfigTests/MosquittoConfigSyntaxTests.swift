@@ -1,5 +1,7 @@
 import Foundation
 import MQTTBroker
+import MQTTBridge
+import MosquittoConfig
 import Testing
 
 @Suite("Mosquitto configuration syntax")
@@ -9,7 +11,7 @@ struct MosquittoConfigSyntaxTests {
     @Test("An empty file yields the configuration-file defaults")
     func emptyFileYieldsFileDefaults() throws {
         let (configuration, warnings) = try Support.parse("")
-        #expect(configuration == BrokerConfiguration.fileDefaults)
+        #expect(configuration == ParleyConfiguration.fileDefaults)
         #expect(warnings.isEmpty)
     }
 

@@ -1,5 +1,7 @@
 import Foundation
 import MQTTBroker
+import MQTTBridge
+import MosquittoConfig
 import Testing
 
 @Suite("Shipped parley.conf")
@@ -29,7 +31,7 @@ struct ParleyConfFileTests {
         #expect(configuration.listeners == [ListenerConfiguration(port: 1883)])
         #expect(configuration.allowAnonymous == true)
 
-        var expected = BrokerConfiguration.fileDefaults
+        var expected = ParleyConfiguration.fileDefaults
         expected.listeners = [ListenerConfiguration(port: 1883)]
         expected.isLocalOnly = false
         expected.allowAnonymous = true
@@ -39,7 +41,7 @@ struct ParleyConfFileTests {
     @Test("parley.conf documents every supported key with its default")
     func parleyConfDocumentsEveryKey() throws {
         let lines = try Self.parleyConfLines()
-        for key in BrokerConfiguration.supportedKeys where key.support == .supported {
+        for key in ParleyConfiguration.supportedKeys where key.support == .supported {
             // Either an active line or a commented-out "#key [default]" line.
             let documented = lines.contains { line in
                 let uncommented = line.hasPrefix("#") ? line.dropFirst() : Substring(line)
@@ -52,7 +54,7 @@ struct ParleyConfFileTests {
     @Test("Commented-out defaults in parley.conf match the key table")
     func parleyConfDefaultsMatchTable() throws {
         let lines = try Self.parleyConfLines()
-        for key in BrokerConfiguration.supportedKeys where key.defaultIsLiteral {
+        for key in ParleyConfiguration.supportedKeys where key.defaultIsLiteral {
             for line in lines where line.hasPrefix("#\(key.name) ") {
                 #expect(line == "#\(key.name) \(key.defaultValue)")
             }

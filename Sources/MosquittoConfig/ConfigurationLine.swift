@@ -1,3 +1,4 @@
+import MQTTBroker
 /// One meaningful (non-blank, non-comment) line of a configuration file, split into its
 /// key and arguments, plus the value-parsing helpers the key table uses.
 struct ConfigurationLine: Sendable {

@@ -1,4 +1,6 @@
 import MQTTBroker
+import MQTTBridge
+import MosquittoConfig
 import Testing
 
 @Suite("Listener configuration")

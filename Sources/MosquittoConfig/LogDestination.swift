@@ -1,3 +1,4 @@
+import MQTTBroker
 /// Where log messages go (Mosquitto's `log_dest` key).
 ///
 /// Only destinations Parley can actually write to are represented. In a configuration
