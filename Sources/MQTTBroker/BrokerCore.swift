@@ -18,6 +18,9 @@ final class BrokerCore: Sendable {
     let logger: Logger
     let startedAt = NIODeadline.now()
     let security: SecurityPolicy
+    /// The embedder's authorizer, or nil for the default that allows everything (so the hot
+    /// path of a broker without rules makes no call).
+    let authorizer: (any Authorizer)?
     /// Sees every connection handler as it joins its pipeline. Only leak tests set it, to follow
     /// a connection's objects with weak references until they are freed.
     let connectionWatch = Mutex<(@Sendable (ConnectionHandler) -> Void)?>(nil)
@@ -27,6 +30,7 @@ final class BrokerCore: Sendable {
         self.hooks = hooks
         self.logger = logger
         self.security = SecurityPolicy(configuration: configuration)
+        self.authorizer = hooks.authorizer is AllowAllAuthorizer ? nil : hooks.authorizer
     }
 
     var retainedStore: any RetainedMessageStore { hooks.retainedStore }
@@ -103,26 +107,33 @@ final class BrokerCore: Sendable {
     /// Clients with the in-process credential are trusted.
     func mayPublish(_ client: ClientInfo, topic: String) -> Bool {
         if security.isInternal(client) { return true }
-        if let acl = security.rules(forListener: client.listener)?.acl, !acl.permits(.write, topic: topic, client: client) {
+        if security.usesACL, let acl = security.rules(forListener: client.listener)?.acl,
+            !acl.permits(.write, topic: topic, client: client)
+        {
             return false
         }
-        return hooks.authorizer.canPublish(client, topic: topic)
+        return authorizer?.canPublish(client, topic: topic) ?? true
     }
 
     func maySubscribe(_ client: ClientInfo, filter: String) -> Bool {
         if security.isInternal(client) { return true }
-        if let acl = security.rules(forListener: client.listener)?.acl, !acl.permitsSubscription(to: filter, client: client) {
+        if security.usesACL, let acl = security.rules(forListener: client.listener)?.acl,
+            !acl.permitsSubscription(to: filter, client: client)
+        {
             return false
         }
-        return hooks.authorizer.canSubscribe(client, filter: filter)
+        return authorizer?.canSubscribe(client, filter: filter) ?? true
     }
 
     func mayReceive(_ client: ClientInfo, topic: String) -> Bool {
+        guard security.usesACL || authorizer != nil else { return true }
         if security.isInternal(client) { return true }
-        if let acl = security.rules(forListener: client.listener)?.acl, !acl.permits(.read, topic: topic, client: client) {
+        if security.usesACL, let acl = security.rules(forListener: client.listener)?.acl,
+            !acl.permits(.read, topic: topic, client: client)
+        {
             return false
         }
-        return hooks.authorizer.canReceive(client, topic: topic)
+        return authorizer?.canReceive(client, topic: topic) ?? true
     }
 
     /// Inline subscribers belong to the embedding program and receive everything; a session is

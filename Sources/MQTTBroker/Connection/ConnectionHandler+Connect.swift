@@ -64,16 +64,17 @@ extension ConnectionHandler {
             named = true
         }
         let remote = channelContext?.remoteAddress.map { "\($0)" }
-        let client = ClientInfo(
+        var client = ClientInfo(
             clientIdentifier: clientIdentifier, username: username, protocolVersion: version, remoteAddress: remote,
             listener: listenerIndex)
+        let security = core.security
+        let trusted = !named && security.presentsInternalCredentials(client: client, password: connect.password)
+        client.isTrusted = trusted
         self.client = client
         logger[metadataKey: "client"] = "\(clientIdentifier)"
         let request = AuthenticationRequest(
             client: client, password: connect.password, authenticationMethod: connect.properties.authenticationMethod,
             authenticationData: connect.properties.authenticationData)
-        let security = core.security
-        let trusted = !named && security.presentsInternalCredentials(request)
         if !trusted && !named {
             // The broker's own rules come first, whatever authenticator is plugged in.
             let rules = security.rules(forListener: listenerIndex)

@@ -12,6 +12,9 @@ public struct ClientInfo: Sendable, Hashable {
     /// Index in `BrokerConfiguration.listeners` of the listener the client came in on, so that
     /// hooks can treat listeners differently (`per_listener_settings`); nil for inline clients.
     public var listener: Int?
+    /// Set by the broker for a client that presented the in-process credential (the chat):
+    /// it passes the ACL like the inline client. Never derived from the user name alone.
+    var isTrusted = false
 
     public init(
         clientIdentifier: String, username: String?, protocolVersion: ProtocolVersion, remoteAddress: String?,

@@ -30,11 +30,12 @@ final class SecurityPolicy: Sendable {
         perListener = configuration.perListenerSettings
         settings = perListener ? configuration.listeners.map { $0.security ?? SecuritySettings() } : [configuration.security]
         loaded = Mutex(settings.map { Rules(allowAnonymous: $0.allowAnonymous) })
+        usesACL = settings.contains { $0.aclFile != nil }
         internalCredentials = ("parley-internal-" + UUID().uuidString, UUID().uuidString + UUID().uuidString)
     }
 
-    /// Whether any listener names a password or ACL file.
-    var usesFiles: Bool { settings.contains { $0.passwordFile != nil || $0.aclFile != nil } }
+    /// Whether any listener has an ACL file; if none does, deliveries skip the lookup.
+    let usesACL: Bool
 
     /// Reads every password and ACL file; on any error the rules in force stay as they were.
     func load() throws(SecurityFileError) {
@@ -64,12 +65,10 @@ final class SecurityPolicy: Sendable {
         }
     }
 
-    func isInternal(_ client: ClientInfo) -> Bool {
-        client.username == internalCredentials.username && client.listener != nil
-    }
+    func isInternal(_ client: ClientInfo) -> Bool { client.isTrusted }
 
-    func presentsInternalCredentials(_ request: AuthenticationRequest) -> Bool {
-        guard request.client.username == internalCredentials.username, let password = request.password else { return false }
+    func presentsInternalCredentials(client: ClientInfo, password: ByteBuffer?) -> Bool {
+        guard client.username == internalCredentials.username, let password else { return false }
         return password.readableBytesView.elementsEqual(internalCredentials.password.utf8)
     }
 
