@@ -49,27 +49,22 @@ class SecurityFiles:
         os.chmod(path, 0o644)
         return path
 
-    def mosquitto_passwd(self, name: str, users: dict) -> Path:
-        """A password file made by Debian's ``mosquitto_passwd``."""
+    def _passwd(self, name: str, users: dict, command: list) -> Path:
         path = self.path / name
-        first = True
-        for user, password in users.items():
-            args = ["mosquitto_passwd", *(["-c"] if first else []), "-b", str(path), user, password]
-            subprocess.run(args, check=True, capture_output=True, timeout=30)
-            first = False
+        for index, (user, password) in enumerate(users.items()):
+            create = ["-c"] if index == 0 else []
+            subprocess.run([*command, *create, "-b", str(path), user, password],
+                           check=True, capture_output=True, timeout=30)
         os.chmod(path, 0o644)
         return path
 
+    def mosquitto_passwd(self, name: str, users: dict) -> Path:
+        """A password file made by Debian's ``mosquitto_passwd``."""
+        return self._passwd(name, users, ["mosquitto_passwd"])
+
     def parley_passwd(self, name: str, users: dict) -> Path:
         """A password file made by ``parley passwd``."""
-        path = self.path / name
-        first = True
-        for user, password in users.items():
-            args = [parley_exe(), "passwd", *(["-c"] if first else []), "-b", str(path), user, password]
-            subprocess.run(args, check=True, capture_output=True, timeout=30)
-            first = False
-        os.chmod(path, 0o644)
-        return path
+        return self._passwd(name, users, [parley_exe(), "passwd"])
 
     def cleanup(self):
         shutil.rmtree(self.path, ignore_errors=True)

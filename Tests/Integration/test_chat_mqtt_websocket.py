@@ -8,16 +8,14 @@ import os
 import shutil
 import subprocess
 
-import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from chat_helpers import HOST, ChatSocket
 from helpers import V5, MqttClient, unique
 from processes import free_ports
 from security_helpers import SecurityFiles
 from test_chat_command import TIMEOUT, parley  # noqa: F401
-from test_transports import MQTT_JS
+from test_transports import MQTT_JS, ws_client
 
 
 class Endpoint:
@@ -29,15 +27,7 @@ class Endpoint:
 
 def ws_mqtt(port, user=None, password=None):
     """A paho client that speaks MQTT over WebSocket to the chat's /mqtt."""
-    c = MqttClient(Endpoint(port), V5)
-    c.client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=c.client_id,
-                           protocol=paho.MQTTv5, transport="websockets", reconnect_on_failure=False)
-    c.client.ws_set_options(path="/mqtt")
-    if user is not None:
-        c.client.username_pw_set(user, password)
-    for name in ("on_connect", "on_subscribe", "on_unsubscribe", "on_message", "on_disconnect"):
-        setattr(c.client, name, getattr(c, "_" + name))
-    return c
+    return ws_client(Endpoint(port), user=user, password=password)
 
 
 @pytest.fixture

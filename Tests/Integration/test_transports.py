@@ -172,15 +172,17 @@ def test_bad_certificate_file_is_reported(tmp_path, files, certificates):
 
 # ------------------------------------------------------------------ WebSockets
 
-def ws_client(endpoint, proto=V5, path="/mqtt", tls_ca=None):
-    c = MqttClient.__new__(MqttClient)
-    MqttClient.__init__(c, endpoint, proto)
+def ws_client(endpoint, proto=V5, path="/mqtt", tls_ca=None, user=None, password=None):
+    """A paho client speaking MQTT over WebSocket (``transport="websockets"``)."""
+    c = MqttClient(endpoint, proto)
     c.client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=c.client_id,
                            protocol={V5: paho.MQTTv5, V311: paho.MQTTv311}[proto], transport="websockets",
                            reconnect_on_failure=False)
     c.client.ws_set_options(path=path)
     if tls_ca:
         c.client.tls_set(ca_certs=str(tls_ca))
+    if user is not None:
+        c.client.username_pw_set(user, password)
     for name in ("on_connect", "on_subscribe", "on_unsubscribe", "on_message", "on_disconnect"):
         setattr(c.client, name, getattr(c, "_" + name))
     return c
