@@ -108,6 +108,19 @@ extension ConnectionHandler {
         }
     }
 
+    /// Gives up an in-flight message that may not or cannot be written, and lets the next
+    /// queued ones into the freed slot: with nothing in flight no acknowledgement would come to
+    /// move the queue on.
+    private func abandon(_ identifier: UInt16) {
+        guard let session else { return }
+        var dropped: [Delivery] = []
+        let actions = session.withState { state -> [OutboundAction] in
+            state.abandon(identifier)
+            return state.fillWindow(now: .now(), dropped: &dropped)
+        }
+        sendAll(actions, dropped: dropped)
+    }
+
     /// Writes one outbound action decided by the session, applying what belongs to this
     /// connection: topic alias, the client's Maximum Packet Size and the remaining expiry.
     func send(_ action: OutboundAction) {
@@ -119,7 +132,7 @@ extension ConnectionHandler {
             // The last check before the network: whatever queued, retained or routed this
             // message, the rules in force now and this connection's user decide.
             if let client, !core.mayReceive(client, topic: delivery.message.topic) {
-                if let identifier { session?.withState { $0.abandon(identifier) } }
+                if let identifier { abandon(identifier) }
                 core.reportDrop(delivery.message, for: client.clientIdentifier, reason: .notAuthorized)
                 return
             }
@@ -138,7 +151,7 @@ extension ConnectionHandler {
             if clientMaximumPacketSize < MQTTLimits.maximumPacketSize,
                 MQTTPacket.publish(packet).encodedSize(version: version) > clientMaximumPacketSize
             {
-                if let identifier { session?.withState { $0.abandon(identifier) } }
+                if let identifier { abandon(identifier) }
                 core.reportDrop(delivery.message, for: client?.clientIdentifier ?? "", reason: .packetTooLarge)
                 return
             }
