@@ -15,7 +15,7 @@ struct Parley: AsyncParsableCommand {
             `parley chat --broker mqtt://HOST:PORT` serves only the chat, against another broker.
             """,
         version: "0.1.0",
-        subcommands: [Serve.self, Chat.self, Passwd.self, ConfigKeys.self],
+        subcommands: [Serve.self, Chat.self, Passwd.self, ConfigKeys.self, Bench.self],
         defaultSubcommand: Serve.self
     )
 }
