@@ -38,21 +38,7 @@ extension BenchRunner {
         let all = subscriberConnection.eventLoop.flatSubmit {
             subscriberConnection.subscribe("fleet/#", qos: qos).flatMap { receiver.waitFor(count: count) }
         }
-        let deadline = subscriberConnection.eventLoop.scheduleTask(in: .seconds(60)) {}
-        let gotAll = try await withThrowingTaskGroup(of: Bool.self) { tasks in
-            tasks.addTask {
-                try await all.get()
-                return true
-            }
-            tasks.addTask {
-                _ = try? await deadline.futureResult.get()
-                return false
-            }
-            let first = try await tasks.next()!
-            tasks.cancelAll()
-            return first
-        }
-        deadline.cancel()
+        let gotAll = try await Self.completes(all, within: .seconds(60), on: subscriberConnection.eventLoop)
         let subscribeEnd = BenchClock.now()
         let retainedReceived = try await subscriberConnection.eventLoop.submit { receiver.received }.get()
 
@@ -79,8 +65,9 @@ extension BenchRunner {
                 payloadSize: payloadSize, pace: .flatOut(window: window64), progress: progress, limit: updates)
         }.get()
         let updateStart = BenchClock.now()
-        try await loop.flatSubmit { updater.start() }.get()
+        let updated = try await Self.completes(loop.flatSubmit { updater.start() }, within: .seconds(120), on: loop)
         let updateEnd = BenchClock.now()
+        if !updated { try await loop.submit { updater.stop() }.get() }
         churning.store(false, ordering: .relaxed)
         ticker.cancel()
 
@@ -94,9 +81,24 @@ extension BenchRunner {
         report.result("retained_received", Double(retainedReceived), "msg")
         report.result("complete", gotAll ? 1 : 0)
         report.result("updates_under_churn_s", Self.seconds(updateStart, updateEnd), "s")
+        report.result("updates_complete", updated ? 1 : 0)
         report.result("churn_subscribes", Double(churns.load(ordering: .relaxed)))
         if let rss { report.result("rss_mib", Double(rss) / 1_048_576, "MiB") }
         await disconnectAll([publisherConnection, subscriberConnection] + churnConnections)
         return report
+    }
+}
+
+extension BenchRunner {
+    /// Whether `future` succeeds within `limit`: a broker that never finishes shows as
+    /// incomplete in the report instead of hanging the run.
+    static func completes(_ future: EventLoopFuture<Void>, within limit: TimeAmount, on loop: any EventLoop) async throws -> Bool {
+        let promise = loop.makePromise(of: Bool.self)
+        future.whenComplete { result in
+            if case .failure(let error) = result { promise.fail(error) } else { promise.succeed(true) }
+        }
+        let timer = loop.scheduleTask(in: limit) { promise.succeed(false) }
+        defer { timer.cancel() }
+        return try await promise.futureResult.get()
     }
 }

@@ -38,8 +38,8 @@ public final class Broker: Sendable {
     }
 
     /// - Parameters:
-    ///   - eventLoopGroup: the loops to serve on; by default a new group with one loop per core,
-    ///     shut down with the broker.
+    ///   - eventLoopGroup: the loops to serve on; by default a new group with
+    ///     `configuration.threads` loops (one per core when 0), shut down with the broker.
     public init(
         configuration: BrokerConfiguration = BrokerConfiguration(),
         hooks: BrokerHooks = BrokerHooks(),
@@ -52,7 +52,7 @@ public final class Broker: Sendable {
             group = eventLoopGroup
             ownsGroup = false
         } else {
-            group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+            group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.threads > 0 ? configuration.threads : System.coreCount)
             ownsGroup = true
         }
     }

@@ -43,6 +43,16 @@ final class BrokerCore: Sendable {
     /// Returns how many subscribers it was routed to (v5 reports 0x10 when none).
     @discardableResult
     func publish(_ message: ApplicationMessage, from client: ClientInfo?) -> Int {
+        var writes = LoopBatches()
+        let receivers = publish(message, from: client, into: &writes)
+        writes.dispatch(self)
+        return receivers
+    }
+
+    /// Routes a message, leaving the deliveries to attached sessions in `writes`: a connection
+    /// collects everything one read routed and dispatches it once, at the end of the read, so
+    /// each other loop gets one hop and each subscriber one flush per read, not per message.
+    func publish(_ message: ApplicationMessage, from client: ClientInfo?, into writes: inout LoopBatches) -> Int {
         if message.retain {
             if message.payload.readableBytes == 0 {
                 retainedStore.removeRetained(topic: message.topic)
@@ -54,7 +64,6 @@ final class BrokerCore: Sendable {
         let routed = router.route(message)
         guard !routed.isEmpty else { return 0 }
         let now = NIODeadline.now()
-        var writes = LoopBatches()
         var receivers = 0
         for match in routed.matches {
             switch match.target {
@@ -79,7 +88,6 @@ final class BrokerCore: Sendable {
             }
             receivers += 1
         }
-        writes.dispatch(self)
         return receivers
     }
 
@@ -298,38 +306,47 @@ final class BrokerCore: Sendable {
 }
 
 /// Deliveries grouped by the event loop of their session's connection, so that one routing
-/// pass hops to each loop at most once and the payload buffer is shared, not copied.
+/// pass (or one read's worth of them) hops to each loop at most once and the payload buffer is
+/// shared, not copied. A broker has a handful of loops: a list searched in order beats hashing.
 struct LoopBatches {
-    private var batches: [ObjectIdentifier: (loop: any EventLoop, items: [(Session, Delivery)])] = [:]
+    private var batches: [(loop: any EventLoop, items: [(Session, Delivery)])] = []
+
+    var isEmpty: Bool { batches.isEmpty }
 
     mutating func append(_ delivery: Delivery, for session: Session, on loop: any EventLoop) {
-        let key = ObjectIdentifier(loop)
-        if batches[key] == nil {
-            batches[key] = (loop, [(session, delivery)])
-        } else {
-            batches[key]!.items.append((session, delivery))
+        for index in batches.indices where batches[index].loop === loop {
+            batches[index].items.append((session, delivery))
+            return
         }
+        batches.append((loop, [(session, delivery)]))
     }
 
+    /// Runs the decisions for this loop now and sends the others' over; each connection written
+    /// to flushes once, at the end of the current loop tick for this loop's connections (so the
+    /// reads of many publishers in one tick share a write), at the end of the batch elsewhere.
     func dispatch(_ core: BrokerCore) {
-        for (_, batch) in batches {
+        for batch in batches {
             if batch.loop.inEventLoop {
-                Self.run(batch.items, core: core)
+                Self.run(batch.items, core: core, flushAtEndOfTick: true)
             } else {
                 let items = batch.items
-                batch.loop.execute { Self.run(items, core: core) }
+                batch.loop.execute { Self.run(items, core: core, flushAtEndOfTick: false) }
             }
         }
     }
 
-    private static func run(_ items: [(Session, Delivery)], core: BrokerCore) {
+    private static func run(_ items: [(Session, Delivery)], core: BrokerCore, flushAtEndOfTick: Bool) {
         let now = NIODeadline.now()
-        var touched: [ObjectIdentifier: ConnectionContext] = [:]
+        var touched: [ConnectionContext] = []
         for (session, delivery) in items {
-            if let connection = core.decide(delivery, for: session, now: now, flush: false) {
-                touched[ObjectIdentifier(connection)] = connection
+            if let connection = core.decide(delivery, for: session, now: now, flush: false),
+                !touched.contains(where: { $0 === connection })
+            {
+                touched.append(connection)
             }
         }
-        for connection in touched.values { connection.handler?.flushIfNeeded() }
+        for connection in touched {
+            if flushAtEndOfTick { connection.handler?.flushAtEndOfTick() } else { connection.handler?.flushIfNeeded() }
+        }
     }
 }

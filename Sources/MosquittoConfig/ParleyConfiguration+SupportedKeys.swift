@@ -236,6 +236,12 @@ extension ParleyConfiguration {
         ) { state, line throws(ConfigurationError) in
             state.configuration.sysInterval = try line.integer(in: 0...65535)
         },
+        ConfigurationKey(
+            "threads", default: "0",
+            "Parley only: event loop threads serving clients; 0 means one per core."
+        ) { state, line throws(ConfigurationError) in
+            state.configuration.threads = try line.integer(in: 0...1024)
+        },
     ]
 
     /// Mosquitto's duration syntax: a positive integer and one unit letter.

@@ -82,6 +82,11 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// Seconds between `$SYS` updates; 0 disables `$SYS` publishing.
     public var sysInterval: Int
 
+    /// Event loops (threads) of the broker's own group; 0 means one per core. Ignored when the
+    /// embedding program hands the broker its own group. Not a Mosquitto key (Mosquitto has
+    /// one thread): set it to 1 to compare the two per core.
+    public var threads: Int
+
     /// How long a disconnected persistent session is kept before it is removed;
     /// `nil` = never expire (Mosquitto's default).
     public var persistentClientExpiration: Duration?
@@ -127,6 +132,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         queueQoS0Messages = false
         retainAvailable = true
         sysInterval = 10
+        threads = 0
         persistentClientExpiration = nil
         maxTopicAlias = Self.defaultMaxTopicAlias
         connectTimeout = .seconds(20)

@@ -55,7 +55,12 @@ extension ConnectionHandler {
         }
         if BrokerCore.isBrokerOwned(topic) { return .success }
         let message = ApplicationMessage(publish: publish, topic: topic, publisher: client.clientIdentifier, now: .now())
-        let receivers = core.publish(message, from: client)
+        let receivers: Int
+        if isReading {
+            receivers = core.publish(message, from: client, into: &pendingDeliveries)
+        } else {
+            receivers = core.publish(message, from: client)
+        }
         return receivers == 0 && version == .v5 ? .noMatchingSubscribers : .success
     }
 

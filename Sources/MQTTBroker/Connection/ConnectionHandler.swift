@@ -52,6 +52,12 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Set by a DISCONNECT that suppresses the will (reason 0x00).
     var willSuppressed = false
     var needsFlush = false
+    /// A flush is queued for the end of this loop tick (`flushAtEndOfTick`).
+    var flushScheduled = false
+    /// Set between `channelRead` and `channelReadComplete`: messages routed meanwhile wait in
+    /// `pendingDeliveries` and go out together when the read completes.
+    var isReading = false
+    var pendingDeliveries = LoopBatches()
     /// Set once the connection counted as open (at `channelActive`, or when added to an active
     /// channel after a WebSocket upgrade).
     var isActive = false
@@ -99,6 +105,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = unwrapInboundIn(data)
+        isReading = true
         lastRead = .now()
         core.statistics.messagesReceived.add(1, ordering: .relaxed)
         core.statistics.bytesReceived.add(frame.encodedSize, ordering: .relaxed)
@@ -115,8 +122,18 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        isReading = false
+        dispatchPendingDeliveries()
         flushIfNeeded()
         context.fireChannelReadComplete()
+    }
+
+    /// Hands what this read routed to its subscribers' loops.
+    func dispatchPendingDeliveries() {
+        guard !pendingDeliveries.isEmpty else { return }
+        let deliveries = pendingDeliveries
+        pendingDeliveries = LoopBatches()
+        deliveries.dispatch(core)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -131,6 +148,9 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // Messages this connection published (and had acknowledged) before it went still go out.
+        isReading = false
+        dispatchPendingDeliveries()
         cancelTimers()
         if isActive { core.statistics.connectionsOpen.subtract(1, ordering: .relaxed) }
         let wasConnected: Bool
@@ -202,6 +222,20 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard needsFlush, let context = channelContext else { return }
         needsFlush = false
         context.flush()
+    }
+
+    /// Flushes once the loop has handled every connection that was readable in this tick
+    /// (NIO runs queued tasks after the tick's I/O): messages that several publishers' reads
+    /// route to this subscriber leave in one write.
+    func flushAtEndOfTick() {
+        guard needsFlush, !flushScheduled, let context = channelContext else { return }
+        flushScheduled = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        context.eventLoop.execute {
+            let handler = loopBound.value
+            handler.flushScheduled = false
+            handler.flushIfNeeded()
+        }
     }
 
     /// Closes after flushing what was written.

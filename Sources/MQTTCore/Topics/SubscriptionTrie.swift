@@ -1,47 +1,54 @@
 /// Every subscription of a broker, indexed by filter level so that a topic is matched against
 /// all filters in one walk rather than one comparison per subscription.
 ///
+/// Inlinable so that the broker gets a copy specialized for its key and value types: the
+/// generic version looks up type metadata on every step of every walk.
+///
 /// A value type with no locking of its own: the broker keeps one behind a `Mutex` and copies
 /// out the matches before it calls anything else. `Key` identifies a subscriber within a filter
 /// (for example a client id, or a client id and a share group), so re-subscribing replaces.
 public struct SubscriptionTrie<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    @usableFromInline
     struct Node: Sendable {
-        var children: [Substring: Node] = [:]
-        var values: [Key: Value] = [:]
+        @usableFromInline var children: [Substring: Node] = [:]
+        @usableFromInline var values: [Key: Value] = [:]
 
-        var isEmpty: Bool { children.isEmpty && values.isEmpty }
+        @inlinable init() {}
+
+        @inlinable var isEmpty: Bool { children.isEmpty && values.isEmpty }
     }
 
-    private var root = Node()
+    @usableFromInline var root = Node()
+    @usableFromInline var storedCount = 0
     /// How many (filter, key) pairs are stored.
-    public private(set) var count = 0
+    public var count: Int { storedCount }
 
-    public init() {}
+    @inlinable public init() {}
 
     /// Stores `value` for `key` under `filter`, returning the value it replaced.
-    @discardableResult
+    @inlinable @discardableResult
     public mutating func insert(_ value: Value, for key: Key, filter: String) -> Value? {
         let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
         let previous = Self.insert(value, for: key, levels: levels[...], into: &root)
-        if previous == nil { count += 1 }
+        if previous == nil { storedCount += 1 }
         return previous
     }
 
-    private static func insert(_ value: Value, for key: Key, levels: ArraySlice<Substring>, into node: inout Node) -> Value? {
+    @inlinable static func insert(_ value: Value, for key: Key, levels: ArraySlice<Substring>, into node: inout Node) -> Value? {
         guard let level = levels.first else { return node.values.updateValue(value, forKey: key) }
         return insert(value, for: key, levels: levels.dropFirst(), into: &node.children[level, default: Node()])
     }
 
     /// Removes `key`'s entry under `filter`, returning it; empty branches are pruned.
-    @discardableResult
+    @inlinable @discardableResult
     public mutating func remove(key: Key, filter: String) -> Value? {
         let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
         let removed = Self.remove(key: key, levels: levels[...], from: &root)
-        if removed != nil { count -= 1 }
+        if removed != nil { storedCount -= 1 }
         return removed
     }
 
-    private static func remove(key: Key, levels: ArraySlice<Substring>, from node: inout Node) -> Value? {
+    @inlinable static func remove(key: Key, levels: ArraySlice<Substring>, from node: inout Node) -> Value? {
         guard let level = levels.first else { return node.values.removeValue(forKey: key) }
         guard var child = node.children[level] else { return nil }
         // Take the child out so that it is mutated uniquely, not copied.
@@ -52,7 +59,7 @@ public struct SubscriptionTrie<Key: Hashable & Sendable, Value: Sendable>: Senda
     }
 
     /// The entry `key` has under exactly `filter`.
-    public func value(for key: Key, filter: String) -> Value? {
+    @inlinable public func value(for key: Key, filter: String) -> Value? {
         var node = root
         for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
             guard let child = node.children[level] else { return nil }
@@ -63,13 +70,13 @@ public struct SubscriptionTrie<Key: Hashable & Sendable, Value: Sendable>: Senda
 
     /// Calls `body` with every entry whose filter matches `topic`. A key subscribed through
     /// several matching filters is reported once per filter.
-    public func forEachMatch(topic: String, _ body: (Key, Value) throws -> Void) rethrows {
+    @inlinable public func forEachMatch(topic: String, _ body: (Key, Value) throws -> Void) rethrows {
         let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
         let isSystemTopic = topic.utf8.first == UInt8(ascii: "$")
         try Self.match(node: root, levels: levels[...], atRoot: true, isSystemTopic: isSystemTopic, body)
     }
 
-    private static func match(
+    @inlinable static func match(
         node: Node, levels: ArraySlice<Substring>, atRoot: Bool, isSystemTopic: Bool, _ body: (Key, Value) throws -> Void
     ) rethrows {
         let wildcardsAllowed = !(atRoot && isSystemTopic)
