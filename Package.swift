@@ -160,6 +160,14 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "MQTTBenchTests",
+            dependencies: [
+                "MQTTBench", "MQTTBroker", "MQTTCore",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
             name: "MosquittoConfigTests",
             dependencies: ["MosquittoConfig", "MQTTBroker", "MQTTBridge", "MQTTCore"]
         ),

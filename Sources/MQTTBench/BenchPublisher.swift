@@ -70,7 +70,7 @@ final class BenchPublisher: @unchecked Sendable {
     }
 
     /// Starts publishing; the future completes when `limit` messages are acknowledged (or sent,
-    /// at QoS 0), or never when there is no limit.
+    /// at QoS 0), or at `stop`.
     func start() -> EventLoopFuture<Void> {
         let promise = connection.eventLoop.makePromise(of: Void.self)
         finished = promise
@@ -88,6 +88,7 @@ final class BenchPublisher: @unchecked Sendable {
         stopped = true
         nextSend?.cancel()
         nextSend = nil
+        finish()
     }
 
     private var isDone: Bool { limit.map { sent >= $0 } ?? false }

@@ -28,7 +28,9 @@ struct SessionState: Sendable {
     var isConnected = false
 
     private(set) var inflight: [UInt16: InflightMessage] = [:]
-    private(set) var queue = CircularBuffer<Delivery>()
+    /// Starts with room for one: NIO's default of 16 deliveries costs kilobytes per session,
+    /// and most sessions never queue anything.
+    private(set) var queue = CircularBuffer<Delivery>(initialCapacity: 1)
     private(set) var queuedBytes = 0
     private var nextPacketIdentifier: UInt16 = 1
     private var nextSequence: UInt64 = 0
