@@ -19,7 +19,7 @@ extension ConnectionHandler {
             fail(MQTTProtocolError(.retainNotSupported, "retained PUBLISH while retain_available is false"))
             return
         }
-        core.statistics.publishReceived.add(1, ordering: .relaxed)
+        traffic.publishReceived += 1
 
         if publish.qos == .exactlyOnce, let identifier = publish.packetIdentifier {
             let isNew = session.withState { state -> Bool? in
@@ -148,7 +148,7 @@ extension ConnectionHandler {
             if version == .v5 {
                 packet.properties = delivery.message.outgoingProperties(at: now, subscriptionIdentifiers: delivery.subscriptionIdentifiers)
             }
-            if packet.qos == .atMostOnce, let channel = channelContext?.channel, !channel.isWritable {
+            if packet.qos == .atMostOnce, !delivery.isRetainedOnSubscribe, let channel = channelContext?.channel, !channel.isWritable {
                 core.reportDrop(delivery.message, for: client?.clientIdentifier ?? "", reason: .slowConsumer)
                 return
             }
@@ -165,7 +165,7 @@ extension ConnectionHandler {
                 packet.topic = topic
                 packet.properties.topicAlias = alias
             }
-            core.statistics.publishSent.add(1, ordering: .relaxed)
+            traffic.publishSent += 1
             write(.publish(packet))
         }
     }

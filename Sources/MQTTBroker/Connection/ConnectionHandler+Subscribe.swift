@@ -47,7 +47,7 @@ extension ConnectionHandler {
             where core.mayReceive(client, topic: message.topic) {
                 retained.append(Delivery(
                     message: message, qos: min(message.qos, options.qos), retain: true,
-                    subscriptionIdentifiers: subscriptionIdentifier.map { [$0] } ?? []))
+                    subscriptionIdentifiers: subscriptionIdentifier.map { [$0] } ?? [], isRetainedOnSubscribe: true))
             }
         }
         write(.suback(SubAckPacket(packetIdentifier: subscribe.packetIdentifier, reasonCodes: codes)))

@@ -58,6 +58,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// `pendingDeliveries` and go out together when the read completes.
     var isReading = false
     var pendingDeliveries = LoopBatches()
+    /// Counted here, reported to `core.statistics` when the read completes or a flush goes out.
+    var traffic = TrafficCounts()
     /// Set once the connection counted as open (at `channelActive`, or when added to an active
     /// channel after a WebSocket upgrade).
     var isActive = false
@@ -107,8 +109,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         isReading = true
         lastRead = .now()
-        core.statistics.messagesReceived.add(1, ordering: .relaxed)
-        core.statistics.bytesReceived.add(frame.encodedSize, ordering: .relaxed)
+        traffic.messagesReceived += 1
+        traffic.bytesReceived += frame.encodedSize
         if isLingering { return }
         switch phase {
         case .authenticating(var held):
@@ -125,6 +127,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         isReading = false
         dispatchPendingDeliveries()
         flushIfNeeded()
+        reportTraffic()
         context.fireChannelReadComplete()
     }
 
@@ -151,6 +154,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         // Messages this connection published (and had acknowledged) before it went still go out.
         isReading = false
         dispatchPendingDeliveries()
+        reportTraffic()
         cancelTimers()
         if isActive { core.statistics.connectionsOpen.subtract(1, ordering: .relaxed) }
         let wasConnected: Bool
@@ -212,8 +216,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard let context = channelContext else { return }
         var buffer = context.channel.allocator.buffer(capacity: 0)
         packet.encode(into: &buffer, version: version)
-        core.statistics.messagesSent.add(1, ordering: .relaxed)
-        core.statistics.bytesSent.add(buffer.readableBytes, ordering: .relaxed)
+        traffic.messagesSent += 1
+        traffic.bytesSent += buffer.readableBytes
         context.write(wrapOutboundOut(buffer), promise: nil)
         needsFlush = true
     }
@@ -222,6 +226,13 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard needsFlush, let context = channelContext else { return }
         needsFlush = false
         context.flush()
+        reportTraffic()
+    }
+
+    func reportTraffic() {
+        guard !traffic.isEmpty else { return }
+        core.statistics.add(traffic)
+        traffic = TrafficCounts()
     }
 
     /// Flushes once the loop has handled every connection that was readable in this tick

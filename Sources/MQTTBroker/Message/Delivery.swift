@@ -9,4 +9,8 @@ struct Delivery: Sendable {
     /// sent because of a SUBSCRIBE).
     var retain: Bool
     var subscriptionIdentifiers: [Int]
+    /// A retained message sent because of a SUBSCRIBE: the state the client asked for, written
+    /// however full the socket is (MQTT 5 §3.3.1.3), in order before anything published later.
+    /// Live QoS 0 messages are dropped instead when a subscriber's socket is over its budget.
+    var isRetainedOnSubscribe = false
 }

@@ -92,19 +92,28 @@ final class Router: Sendable {
     /// The targets `message` goes to: one per subscriber, with QoS, retain flag and
     /// subscription identifiers merged over its matching subscriptions (MQTT 5 §3.3.4), plus the
     /// candidate members of each matching shared subscription.
+    ///
+    /// Per message this is the lock, the trie walk and one array: a subscriber matched twice is
+    /// found by a linear look while matches are few and through an index built only past that.
     func route(_ message: ApplicationMessage) -> Routed {
-        var plain: [ObjectIdentifier: Match] = [:]
-        var sharedGroups: [String: [SubscriptionEntry]] = [:]
+        var routed = Routed()
+        var index: [ObjectIdentifier: Int]?
+        var sharedEntries: [SubscriptionEntry] = []
         var orderedShared: [[SubscriptionEntry]] = []
         state.withLock { state in
             state.trie.forEachMatch(topic: message.topic) { _, entry in
-                if let group = entry.shareGroup {
-                    sharedGroups[Self.shareKey(group: group, filter: entry.filter), default: []].append(entry)
+                if entry.shareGroup != nil {
+                    sharedEntries.append(entry)
                 } else {
-                    Self.merge(entry, message: message, into: &plain)
+                    Self.merge(entry, message: message, into: &routed.matches, index: &index)
                 }
             }
-            for (groupKey, members) in sharedGroups {
+            guard !sharedEntries.isEmpty else { return }
+            var groups: [String: [SubscriptionEntry]] = [:]
+            for entry in sharedEntries {
+                groups[Self.shareKey(group: entry.shareGroup!, filter: entry.filter), default: []].append(entry)
+            }
+            for (groupKey, members) in groups {
                 let cursor = state.shareCursors[groupKey, default: 0]
                 state.shareCursors[groupKey] = cursor &+ 1
                 let ordered = members.sorted { $0.target.identity < $1.target.identity }
@@ -112,7 +121,6 @@ final class Router: Sendable {
                 orderedShared.append(Array(ordered[start...] + ordered[..<start]))
             }
         }
-        var routed = Routed(matches: Array(plain.values))
         for members in orderedShared {
             routed.sharedGroups.append(members.map { entry in
                 let qos = min(message.qos, entry.options.qos)
@@ -125,22 +133,31 @@ final class Router: Sendable {
         return routed
     }
 
-    private static func merge(_ entry: SubscriptionEntry, message: ApplicationMessage, into plain: inout [ObjectIdentifier: Match]) {
+    /// Matches up to this many are searched in order; beyond it an index is built.
+    private static let linearMatchLimit = 16
+
+    private static func merge(
+        _ entry: SubscriptionEntry, message: ApplicationMessage, into matches: inout [Match], index: inout [ObjectIdentifier: Int]?
+    ) {
         if entry.options.noLocal, entry.target.clientIdentifier == message.publisherClientIdentifier {
             return
         }
         let qos = min(message.qos, entry.options.qos)
         let retain = entry.options.retainAsPublished && message.retain
         let identity = entry.target.identity
-        if var existing = plain[identity] {
-            existing.delivery.qos = max(existing.delivery.qos, qos)
-            existing.delivery.retain = existing.delivery.retain || retain
-            if let id = entry.subscriptionIdentifier { existing.delivery.subscriptionIdentifiers.append(id) }
-            plain[identity] = existing
-        } else {
-            plain[identity] = Match(target: entry.target, delivery: Delivery(
-                message: message, qos: qos, retain: retain,
-                subscriptionIdentifiers: entry.subscriptionIdentifier.map { [$0] } ?? []))
+        let existing: Int? = if let index { index[identity] } else { matches.firstIndex { $0.target.identity == identity } }
+        if let position = existing {
+            matches[position].delivery.qos = max(matches[position].delivery.qos, qos)
+            matches[position].delivery.retain = matches[position].delivery.retain || retain
+            if let id = entry.subscriptionIdentifier { matches[position].delivery.subscriptionIdentifiers.append(id) }
+            return
+        }
+        matches.append(Match(target: entry.target, delivery: Delivery(
+            message: message, qos: qos, retain: retain, subscriptionIdentifiers: entry.subscriptionIdentifier.map { [$0] } ?? [])))
+        if index != nil {
+            index![identity] = matches.count - 1
+        } else if matches.count > linearMatchLimit {
+            index = Dictionary(uniqueKeysWithValues: matches.enumerated().map { ($1.target.identity, $0) })
         }
     }
 }
