@@ -167,11 +167,15 @@ public final class Broker: Sendable {
         let maximumPacketSize = configuration.maxPacketSize.map { Int($0) } ?? MQTTLimits.maximumPacketSize
         let connectionLimit = listener.maxConnections
         let open = ManagedAtomic(0)
+        let context = ListenerContext(configuration: listener, index: index, maximumPacketSize: maximumPacketSize)
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: .init(low: 256 * 1024, high: 1024 * 1024))
             .childChannelOption(.maxMessagesPerRead, value: 1)
+            // Each connection keeps its receive buffer between reads: start small (a CONNECT and
+            // a ping fit), so an idle connection holds 256 bytes, and grow with the traffic.
+            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
         if listener.unixSocketPath == nil {
             bootstrap = bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
         }
@@ -188,10 +192,7 @@ public final class Broker: Sendable {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls { try pipeline.addHandler(tls.makeHandler()) }
                     let addMQTT: @Sendable (any Channel) throws -> Void = { channel in
-                        let pipeline = channel.pipeline.syncOperations
-                        try pipeline.addHandler(ByteToMessageHandler(MQTTFrameDecoder(maximumPacketSize: maximumPacketSize)))
-                        try pipeline.addHandler(
-                            ConnectionHandler(core: core, listener: listener, listenerIndex: index, logger: core.logger))
+                        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(core: core, listener: context))
                     }
                     if listener.protocolName == .websockets {
                         try Self.addWebSocketUpgrade(to: channel, maximumPacketSize: maximumPacketSize, then: addMQTT)

@@ -71,7 +71,6 @@ extension ConnectionHandler {
         let trusted = !named && security.presentsInternalCredentials(client: client, password: connect.password)
         client.isTrusted = trusted
         self.client = client
-        logger[metadataKey: "client"] = "\(clientIdentifier)"
         let request = AuthenticationRequest(
             client: client, password: connect.password, authenticationMethod: connect.properties.authenticationMethod,
             authenticationData: connect.properties.authenticationData)

@@ -12,8 +12,13 @@ import NIOCore
 /// callback (the context's reference is weak, timers are cancelled when the channel goes), and
 /// `handlerRemoved` lets go of the pipeline context, so a closed connection frees its handler,
 /// pipeline and channel at once.
+///
+/// Memory: ten thousand idle connections are ten thousand of these, so what every connection of
+/// a listener shares (its configuration, the logger) is held by reference, the will is boxed,
+/// and the handler cuts frames out of the byte stream itself rather than through a
+/// `ByteToMessageHandler` and one more pipeline context.
 final class ConnectionHandler: ChannelInboundHandler {
-    typealias InboundIn = MQTTFrame
+    typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     enum Phase {
@@ -26,10 +31,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     let core: BrokerCore
-    let listener: ListenerConfiguration
-    /// Index of `listener` in the configuration, which hooks see as `ClientInfo.listener`.
-    let listenerIndex: Int
-    var logger: Logger
+    let listenerContext: ListenerContext
+    /// The broker's logger; `logger` adds this connection's peer and client to it when a line
+    /// is logged, so that idle connections do not each hold a metadata dictionary.
+    let baseLogger: Logger
+    /// Bytes of a packet that has not arrived whole yet.
+    var inbound: ByteBuffer?
+    var frameDecoder: MQTTFrameDecoder
     var phase: Phase = .awaitingConnect
     var version: ProtocolVersion = .v3_1_1
     /// A Mosquitto bridge (protocol level with the bridge flag): its subscriptions are No Local.
@@ -38,7 +46,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     var connection: ConnectionContext?
     var session: Session?
     var client: ClientInfo?
-    var will: Will?
+    var heldWill: HeldWill?
     var aliases = TopicAliasTable(inboundMaximum: 0, outboundMaximum: 0)
     /// The largest packet the client accepts (v5 Maximum Packet Size).
     var clientMaximumPacketSize = MQTTLimits.maximumPacketSize
@@ -69,11 +77,31 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Set once `closeAfterReply` has shut our side; further input is ignored.
     var isLingering = false
 
-    init(core: BrokerCore, listener: ListenerConfiguration, listenerIndex: Int, logger: Logger) {
+    init(core: BrokerCore, listener: ListenerContext) {
         self.core = core
-        self.listener = listener
-        self.listenerIndex = listenerIndex
-        self.logger = logger
+        self.listenerContext = listener
+        self.baseLogger = core.logger
+        self.frameDecoder = MQTTFrameDecoder(maximumPacketSize: listener.maximumPacketSize)
+    }
+
+    var listener: ListenerConfiguration { listenerContext.configuration }
+    /// Index of `listener` in the configuration, which hooks see as `ClientInfo.listener`.
+    var listenerIndex: Int { listenerContext.index }
+
+    /// The will of the connected client, published if the connection ends without a clean
+    /// DISCONNECT.
+    var will: Will? {
+        get { heldWill?.will }
+        set { heldWill = newValue.map(HeldWill.init) }
+    }
+
+    var logger: Logger {
+        var logger = baseLogger
+        if let peer = client?.remoteAddress ?? channelContext?.remoteAddress.map({ "\($0)" }) {
+            logger[metadataKey: "peer"] = "\(peer)"
+        }
+        if let client { logger[metadataKey: "client"] = "\(client.clientIdentifier)" }
+        return logger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -100,15 +128,36 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func becameActive(context: ChannelHandlerContext) {
         guard !isActive else { return }
         isActive = true
-        if let remote = context.remoteAddress { logger[metadataKey: "peer"] = "\(remote)" }
         core.statistics.connectionsOpen.add(1, ordering: .relaxed)
         armKeepAliveCheck(timeout: TimeAmount(core.configuration.connectTimeout))
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
+        var bytes = unwrapInboundIn(data)
+        if var pending = inbound.take() {
+            pending.writeBuffer(&bytes)
+            bytes = pending
+        }
         isReading = true
         lastRead = .now()
+        while true {
+            let frame: MQTTFrame?
+            do {
+                frame = try frameDecoder.decode(buffer: &bytes)
+            } catch let error as MQTTProtocolError {
+                fail(error)
+                return
+            } catch {
+                close()
+                return
+            }
+            guard let frame else { break }
+            received(frame)
+        }
+        if bytes.readableBytes > 0 { inbound = bytes }
+    }
+
+    private func received(_ frame: MQTTFrame) {
         traffic.messagesReceived += 1
         traffic.bytesReceived += frame.encodedSize
         if isLingering { return }
@@ -142,8 +191,6 @@ final class ConnectionHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let protocolError = error as? MQTTProtocolError {
             fail(protocolError)
-        } else if let decoderError = error as? ByteToMessageDecoderError, case .leftoverDataWhenDone = decoderError {
-            close()
         } else {
             logger.debug("connection error: \(error)")
             close()
@@ -153,6 +200,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         // Messages this connection published (and had acknowledged) before it went still go out.
         isReading = false
+        inbound = nil
         dispatchPendingDeliveries()
         reportTraffic()
         cancelTimers()
