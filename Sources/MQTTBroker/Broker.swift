@@ -47,6 +47,10 @@ public final class Broker: Sendable {
         logger: Logger = Logger(label: "parley")
     ) {
         self.configuration = configuration
+        var hooks = hooks
+        if hooks.persistence == nil, let settings = configuration.persistence {
+            hooks.persistence = FilePersistence(directory: settings.location, fileName: settings.fileName, fsync: settings.fsync)
+        }
         self.core = BrokerCore(configuration: configuration, hooks: hooks, logger: logger)
         if let eventLoopGroup {
             group = eventLoopGroup
@@ -96,10 +100,10 @@ public final class Broker: Sendable {
         running.withLock { $0.channels.compactMap(\.localAddress) }
     }
 
-    /// Restores persisted sessions, binds every listener and starts `$SYS` publishing.
+    /// Restores what the store kept, binds every listener and starts `$SYS` publishing.
     public func start() async throws {
         try core.security.load()
-        core.restoreSessions(on: group.next())
+        try core.restore(on: group.next())
         var tlsContexts: [TLSContextProvider] = []
         var bound: [any Channel] = []
         do {
@@ -257,6 +261,7 @@ public final class Broker: Sendable {
             }
         }
         if ownsGroup { try await group.shutdownGracefully() }
+        core.persistence?.close()
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import MQTTCore
 import NIOCore
@@ -24,6 +25,12 @@ final class BrokerCore: Sendable {
     /// Sees every connection handler as it joins its pipeline. Only leak tests set it, to follow
     /// a connection's objects with weak references until they are freed.
     let connectionWatch = Mutex<(@Sendable (ConnectionHandler) -> Void)?>(nil)
+    /// Where changes to retained messages and persistent sessions go; nil keeps them in memory.
+    let persistence: (any BrokerPersistence)?
+    /// Numbers sessions for the store; continues above the restored ones.
+    private let sessionNumbers = Atomic<UInt64>(1)
+    /// Store failures logged so far, to rate-limit the log.
+    private let persistenceFailures = Atomic<Int>(0)
 
     init(configuration: BrokerConfiguration, hooks: BrokerHooks, logger: Logger) {
         self.configuration = configuration
@@ -31,6 +38,26 @@ final class BrokerCore: Sendable {
         self.logger = logger
         self.security = SecurityPolicy(configuration: configuration)
         self.authorizer = hooks.authorizer is AllowAllAuthorizer ? nil : hooks.authorizer
+        self.persistence = hooks.persistence
+    }
+
+    func makeSessionID() -> UInt64 {
+        sessionNumbers.add(1, ordering: .relaxed).oldValue
+    }
+
+    /// Stores one group of changes; returns once the store has them durably. A store that
+    /// fails is logged (the first failure and every thousandth) and the broker carries on with
+    /// what it has in memory.
+    func record(_ changes: [PersistenceChange]) {
+        guard let persistence, !changes.isEmpty else { return }
+        do {
+            try persistence.record(changes)
+        } catch {
+            let failures = persistenceFailures.add(1, ordering: .relaxed).newValue
+            if failures == 1 || failures % 1000 == 0 {
+                logger.error("persistence: cannot store changes (\(failures) failures so far): \(error)")
+            }
+        }
     }
 
     var retainedStore: any RetainedMessageStore { hooks.retainedStore }
@@ -56,8 +83,10 @@ final class BrokerCore: Sendable {
         if message.retain {
             if message.payload.readableBytes == 0 {
                 retainedStore.removeRetained(topic: message.topic)
+                if persistence != nil { writes.changes.append(.removeRetained(topic: message.topic)) }
             } else {
                 retainedStore.retain(message)
+                if persistence != nil { writes.changes.append(.retain(message)) }
             }
         }
         for observer in hooks.observers { observer.messagePublished(message, by: client) }
@@ -97,7 +126,16 @@ final class BrokerCore: Sendable {
     /// read rules as it writes; a detached session is checked against its last client's rules
     /// and decides here.
     func deliver(_ delivery: Delivery, to session: Session, now: NIODeadline, batches: inout LoopBatches, checked: Bool = false) {
-        let (connection, client) = session.guarded.withLock { $0.ended ? (nil, nil) : ($0.connection, $0.client) }
+        let (connection, client, stored) = session.guarded.withLock { guarded in
+            guarded.ended ? (nil, nil, nil) : (guarded.connection, guarded.client, guarded.protocolState.storedSessionID(for: delivery))
+        }
+        if let stored {
+            // Stored before the decision on the session's loop, and before this read is
+            // acknowledged: the transitions that follow (sent, finished) refer to it.
+            batches.changes.append(.queued(sessionID: stored, PersistedDelivery(
+                message: delivery.message, qos: delivery.qos, retain: delivery.retain,
+                subscriptionIdentifiers: delivery.subscriptionIdentifiers)))
+        }
         if let connection {
             batches.append(delivery, for: session, on: connection.eventLoop)
             return
@@ -106,7 +144,7 @@ final class BrokerCore: Sendable {
             reportDrop(delivery.message, for: session.clientIdentifier, reason: .notAuthorized)
             return
         }
-        decide(delivery, for: session, now: now, flush: true)
+        decide(delivery, for: session, now: now, flush: true, changes: &batches.changes)
     }
 
     // MARK: - Authorization
@@ -171,13 +209,17 @@ final class BrokerCore: Sendable {
     /// Runs the session's delivery decision and writes the result if it is to be sent now.
     /// Returns the connection written to, so a batch can flush each connection once.
     @discardableResult
-    func decide(_ delivery: Delivery, for session: Session, now: NIODeadline, flush: Bool) -> ConnectionContext? {
-        let decision = session.guarded.withLock { guarded -> (SessionState.DeliveryOutcome, ConnectionContext?)? in
+    func decide(
+        _ delivery: Delivery, for session: Session, now: NIODeadline, flush: Bool, changes: inout [PersistenceChange]
+    ) -> ConnectionContext? {
+        let decision = session.guarded.withLock { guarded -> (SessionState.DeliveryOutcome, ConnectionContext?, [PersistenceChange])? in
             // A session that ended after routing looked it up has nobody left to deliver to.
             if guarded.ended { return nil }
-            return (guarded.protocolState.deliver(delivery, now: now), guarded.connection)
+            let outcome = guarded.protocolState.deliver(delivery, now: now)
+            return (outcome, guarded.connection, guarded.protocolState.takeChanges())
         }
-        guard let (outcome, connection) = decision else { return nil }
+        guard let (outcome, connection, made) = decision else { return nil }
+        changes.append(contentsOf: made)
         switch outcome {
         case .send(let action):
             guard let connection else { return nil }
@@ -187,7 +229,11 @@ final class BrokerCore: Sendable {
                 if flush { handler.flushIfNeeded() }
                 return connection
             }
-            // The session moved to another loop between lookup and decision: rare, so one hop each.
+            // The session moved to another loop between lookup and decision: rare, so one hop
+            // each, after the decision's changes are stored.
+            let pending = changes
+            changes = []
+            record(pending)
             connection.eventLoop.execute {
                 guard let handler = connection.handler else { return }
                 handler.send(action)
@@ -245,50 +291,73 @@ final class BrokerCore: Sendable {
             return Array(guarded.protocolState.subscriptions.keys)
         }
         router.unsubscribeAll(ObjectIdentifier(session), filters: filters)
-        hooks.sessionStore?.removeSession(clientIdentifier: session.clientIdentifier)
+        if persistence != nil { record([.sessionEnded(sessionID: session.sessionID)]) }
     }
 
-    /// Tells the session store about a persistent session's current subscriptions and expiry.
+    /// Tells the store a persistent session's current subscriptions, expiry and user.
     func persist(_ session: Session) {
-        guard let store = hooks.sessionStore else { return }
-        let snapshot = session.guarded.withLock { guarded -> SessionSnapshot? in
+        guard persistence != nil else { return }
+        let header = session.guarded.withLock { guarded in
             let state = guarded.protocolState
-            guard state.expiryInterval > 0 else { return nil }
-            return SessionSnapshot(
-                clientIdentifier: state.clientIdentifier, expiryInterval: state.expiryInterval, subscriptions: state.subscriptions,
-                username: guarded.client?.username)
+            return PersistedSession.Header(
+                sessionID: state.sessionID, clientIdentifier: state.clientIdentifier, expiryInterval: state.expiryInterval,
+                username: guarded.client?.username, subscriptions: state.subscriptions)
         }
-        if let snapshot { store.saveSession(snapshot) }
+        record([.session(header)])
     }
 
-    /// Recreates the sessions a store kept, detached, with their subscriptions in the router.
-    func restoreSessions(on eventLoop: any EventLoop) {
-        guard let store = hooks.sessionStore else { return }
+    /// Loads what the store kept: retained messages, and the persistent sessions, detached,
+    /// with their subscriptions in the router and their queues, flights and held QoS 2
+    /// identifiers; a session whose expiry ran out while the broker was down ends now.
+    func restore(on eventLoop: any EventLoop) throws(PersistenceError) {
+        guard let persistence else { return }
+        let state = try persistence.load(logger: logger)
+        for message in state.retained { retainedStore.retain(message) }
         let limits = SessionState.Limits(
             inflightWindow: inflightWindow(clientReceiveMaximum: nil), maximumQueued: configuration.maxQueuedMessages,
             maximumQueuedBytes: configuration.maxQueuedBytes, queueQoS0WhileOffline: configuration.queueQoS0Messages)
-        for snapshot in store.loadSessions() where snapshot.expiryInterval > 0 {
-            var state = SessionState(clientIdentifier: snapshot.clientIdentifier, limits: limits, expiryInterval: snapshot.expiryInterval)
-            state.subscriptions = snapshot.subscriptions
-            let session = Session(clientIdentifier: snapshot.clientIdentifier, state: state)
+        let now = Date()
+        var highest: UInt64 = 0
+        var expired: [UInt64] = []
+        for stored in state.sessions {
+            let header = stored.header
+            highest = max(highest, header.sessionID)
+            var remaining = TimeAmount.seconds(Int64(header.expiryInterval))
+            if let disconnectedAt = stored.disconnectedAt, header.expiryInterval != UInt32.max {
+                let left = Double(header.expiryInterval) - now.timeIntervalSince(disconnectedAt)
+                guard left > 0 else {
+                    expired.append(header.sessionID)
+                    continue
+                }
+                remaining = .milliseconds(Int64(left * 1000))
+            }
+            var sessionState = SessionState(
+                clientIdentifier: header.clientIdentifier, sessionID: header.sessionID, limits: limits,
+                expiryInterval: header.expiryInterval)
+            sessionState.recordsChanges = true
+            sessionState.subscriptions = header.subscriptions
+            sessionState.restore(stored.deliveries, incomingQoS2: stored.incomingQoS2)
+            let session = Session(clientIdentifier: header.clientIdentifier, state: sessionState)
             session.guarded.withLock {
                 $0.client = ClientInfo(
-                    clientIdentifier: snapshot.clientIdentifier, username: snapshot.username, protocolVersion: .v5, remoteAddress: nil)
+                    clientIdentifier: header.clientIdentifier, username: header.username, protocolVersion: .v5, remoteAddress: nil)
             }
-            _ = sessions.checkOut(clientIdentifier: snapshot.clientIdentifier, cleanStart: true) { session }
-            for (filter, subscription) in snapshot.subscriptions {
+            _ = sessions.checkOut(clientIdentifier: header.clientIdentifier, cleanStart: true) { session }
+            for (filter, subscription) in header.subscriptions {
                 router.subscribe(
                     .session(session), filter: filter, options: subscription.options,
                     subscriptionIdentifier: subscription.subscriptionIdentifier)
             }
-            if snapshot.expiryInterval != UInt32.max {
-                let expiry = eventLoop.scheduleTask(in: .seconds(Int64(snapshot.expiryInterval))) { [self] in
+            if header.expiryInterval != UInt32.max {
+                let expiry = eventLoop.scheduleTask(in: remaining) { [self] in
                     sessionExpired(session, generation: 0)
                 }
                 session.guarded.withLock { $0.expiry = expiry }
             }
         }
-        logger.notice("restored \(sessions.count) persistent sessions")
+        sessionNumbers.store(highest + 1, ordering: .relaxed)
+        record(expired.map { .sessionEnded(sessionID: $0) })
+        if !expired.isEmpty { logger.notice("persistence: \(expired.count) stored sessions expired while the broker was stopped") }
     }
 
     /// The inflight window for a client that announced `receiveMaximum`.
@@ -310,8 +379,11 @@ final class BrokerCore: Sendable {
 /// shared, not copied. A broker has a handful of loops: a list searched in order beats hashing.
 struct LoopBatches {
     private var batches: [(loop: any EventLoop, items: [(Session, Delivery)])] = []
+    /// What routing changed for the store (retained messages, deliveries to persistent
+    /// sessions), recorded before the deliveries leave and before the read is acknowledged.
+    var changes: [PersistenceChange] = []
 
-    var isEmpty: Bool { batches.isEmpty }
+    var isEmpty: Bool { batches.isEmpty && changes.isEmpty }
 
     mutating func append(_ delivery: Delivery, for session: Session, on loop: any EventLoop) {
         for index in batches.indices where batches[index].loop === loop {
@@ -325,6 +397,7 @@ struct LoopBatches {
     /// to flushes once, at the end of the current loop tick for this loop's connections (so the
     /// reads of many publishers in one tick share a write), at the end of the batch elsewhere.
     func dispatch(_ core: BrokerCore) {
+        core.record(changes)
         for batch in batches {
             if batch.loop.inEventLoop {
                 Self.run(batch.items, core: core, flushAtEndOfTick: true)
@@ -338,13 +411,17 @@ struct LoopBatches {
     private static func run(_ items: [(Session, Delivery)], core: BrokerCore, flushAtEndOfTick: Bool) {
         let now = NIODeadline.now()
         var touched: [ConnectionContext] = []
+        var changes: [PersistenceChange] = []
         for (session, delivery) in items {
-            if let connection = core.decide(delivery, for: session, now: now, flush: false),
+            if let connection = core.decide(delivery, for: session, now: now, flush: false, changes: &changes),
                 !touched.contains(where: { $0 === connection })
             {
                 touched.append(connection)
             }
         }
+        // Flights are stored before their PUBLISHes leave: a QoS 2 message resent after a
+        // crash keeps its packet identifier.
+        core.record(changes)
         for connection in touched {
             if flushAtEndOfTick { connection.handler?.flushAtEndOfTick() } else { connection.handler?.flushIfNeeded() }
         }

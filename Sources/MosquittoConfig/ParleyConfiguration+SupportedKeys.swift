@@ -346,9 +346,29 @@ extension ParleyConfiguration {
         },
         ConfigurationKey(
             "persistence", default: "false",
-            "Save sessions and retained messages to disk. Not implemented yet: accepted, but nothing is persisted (warning)."
+            "Keep retained messages and persistent sessions (with their queued and in-flight messages) on disk: each change is written before it is acknowledged, so nothing acknowledged is lost when the broker is killed."
         ) { state, line throws(ConfigurationError) in
             try applyPersistence(&state, line)
+        },
+        ConfigurationKey(
+            "persistence_location", default: "(current directory)",
+            "Folder of the persistence file; created if missing."
+        ) { state, line throws(ConfigurationError) in
+            state.configuration.persistenceSettings.location = try line.text(expected: "a folder")
+        },
+        ConfigurationKey(
+            "persistence_file", default: "parley.db",
+            "Name of the persistence file in `persistence_location`. Parley's own format: the default differs from Mosquitto's `mosquitto.db` so the two never read each other's file."
+        ) { state, line throws(ConfigurationError) in
+            let name = try line.text(expected: "a file name")
+            guard !name.contains("/") else { throw line.invalidValue(expected: "a file name without '/'", got: name) }
+            state.configuration.persistenceSettings.fileName = name
+        },
+        ConfigurationKey(
+            "persistence_fsync", default: "false",
+            "Parley key: also sync every group of changes to disk before acknowledging it, so acknowledged messages survive a power cut (slower)."
+        ) { state, line throws(ConfigurationError) in
+            state.configuration.persistenceSettings.fsync = try line.boolean()
         },
         ConfigurationKey(
             "retained_persistence", default: "false",
@@ -371,11 +391,7 @@ extension ParleyConfiguration {
         _ state: inout ConfigurationParseState,
         _ line: ConfigurationLine
     ) throws(ConfigurationError) {
-        let enabled = try line.boolean()
-        state.configuration.persistence = enabled
-        if enabled {
-            state.warn(line, "key '\(line.key)': Parley does not persist data yet; sessions and retained messages are lost on restart")
-        }
+        state.configuration.persistence = try line.boolean()
     }
 
     // MARK: - Accepted but ignored
@@ -402,14 +418,10 @@ extension ParleyConfiguration {
     }
 
     private static let ignoredKeys: [ConfigurationKey] = [
-        ignoredKey("persistence_file", default: "mosquitto.db", "File name of the persistence database.",
-                   value: .text, reason: "persistence is not implemented yet"),
-        ignoredKey("persistence_location", default: "(current directory)", "Directory of the persistence database.",
-                   value: .text, reason: "persistence is not implemented yet"),
         ignoredKey("autosave_interval", default: "1800", "Seconds between persistence database saves.",
-                   value: .integer, reason: "persistence is not implemented yet"),
+                   value: .integer, reason: "Parley stores every change as it happens; there is no periodic save"),
         ignoredKey("autosave_on_changes", default: "false", "Count changes instead of seconds for `autosave_interval`.",
-                   value: .boolean, reason: "persistence is not implemented yet"),
+                   value: .boolean, reason: "Parley stores every change as it happens; there is no periodic save"),
         ignoredKey("connection_messages", default: "true", "Log client connects and disconnects.",
                    value: .boolean, reason: "not configurable in Parley yet"),
         ignoredKey("log_timestamp", default: "true", "Prefix log lines with a timestamp.",

@@ -19,9 +19,16 @@ public struct ParleyConfiguration: Sendable, Equatable {
     public var logTypes: Set<LogType>
     /// Where to write log messages; empty = logging disabled (`log_dest none`).
     public var logDestinations: [LogDestination]
-    /// Mosquitto's `persistence`. Parley does not persist anything yet; the parser warns when
-    /// this is `true`.
-    public var persistence: Bool
+    /// Mosquitto's `persistence`: when true the broker keeps its state in
+    /// ``persistenceSettings`` (copied into `broker.persistence`).
+    public var persistence: Bool {
+        didSet { broker.persistence = persistence ? persistenceSettings : nil }
+    }
+    /// `persistence_location`, `persistence_file` and `persistence_fsync`, in force when
+    /// ``persistence`` is true, whichever order the file gives them in.
+    public var persistenceSettings: PersistenceSettings {
+        didSet { broker.persistence = persistence ? persistenceSettings : nil }
+    }
     /// Mosquitto's `pid_file`: where `parley serve` writes its process id.
     public var pidFile: String?
     /// Mosquitto's `user` (drop privileges). Stored, but Parley ignores it (warning).
@@ -36,6 +43,7 @@ public struct ParleyConfiguration: Sendable, Equatable {
         logTypes = LogType.defaultTypes
         logDestinations = [.stderr]
         persistence = false
+        persistenceSettings = PersistenceSettings()
         pidFile = nil
         user = nil
     }

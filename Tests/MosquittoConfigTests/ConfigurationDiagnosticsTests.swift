@@ -81,8 +81,6 @@ struct ConfigurationDiagnosticsTests {
         "user mosquitto",
         "autosave_interval 1800",
         "autosave_on_changes false",
-        "persistence_location /var/lib/mosquitto/",
-        "persistence_file mosquitto.db",
         "connection_messages true",
         "log_timestamp true",
         "log_timestamp_format %Y-%m-%dT%H:%M:%S",

@@ -209,13 +209,24 @@ struct ConfigurationValueParsingTests {
         #expect(error?.description == "test.conf:2: key 'user' is set more than once (first on line 1)")
     }
 
-    @Test("persistence true is accepted with a warning that nothing is persisted")
-    func persistenceTrueWarns() throws {
-        let (configuration, warnings) = try Support.parse("persistence true")
+    @Test("persistence turns on the store in persistence_location, whichever order the keys come in")
+    func persistenceKeys() throws {
+        let (configuration, warnings) = try Support.parse("""
+            persistence_file state.db
+            persistence true
+            persistence_location /var/lib/parley/
+            persistence_fsync true
+            """)
+        #expect(warnings.isEmpty)
         #expect(configuration.persistence)
-        #expect(warnings.count == 1)
-        #expect(warnings.first?.message.contains("does not persist") == true)
-        #expect(try Support.parse("persistence false").1.isEmpty)
+        #expect(configuration.broker.persistence == PersistenceSettings(location: "/var/lib/parley/", fileName: "state.db", fsync: true))
+        let off = try Support.parse("persistence false\npersistence_location /tmp")
+        #expect(off.0.broker.persistence == nil)
+        #expect(off.1.isEmpty)
+        #expect(try Support.parse("persistence true").0.broker.persistence == PersistenceSettings(location: "", fileName: "parley.db"))
+        #expect(Support.error("persistence_file a/b.db")?.kind == .invalidValue)
+        let autosave = try Support.parse("autosave_interval 60").1
+        #expect(autosave.first?.message.contains("every change as it happens") == true)
     }
 
     @Test("Security keys are global unless per_listener_settings is true")

@@ -141,7 +141,7 @@ struct MosquittoConfigSyntaxTests {
 
         let warnedKeys = warnings.compactMap(\.key)
         #expect(warnedKeys == [
-            "user", "persistence", "persistence_location", "autosave_interval",
+            "user", "autosave_interval",
             "log_timestamp", "log_timestamp_format", "connection_messages", "set_tcp_nodelay",
         ])
         #expect(warnings.allSatisfy { $0.file == Support.fileName && $0.line > 0 })

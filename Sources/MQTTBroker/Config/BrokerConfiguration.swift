@@ -100,6 +100,11 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// Not a Mosquitto key; embedding programs set it here.
     public var connectTimeout: Duration
 
+    /// `persistence true`: retained messages and persistent sessions, with their queued and
+    /// in-flight messages, are kept in a file there and survive restarts and crashes.
+    /// `nil` keeps everything in memory.
+    public var persistence: PersistenceSettings?
+
     // MARK: - Constants
 
     /// The port of the default listener.
@@ -136,6 +141,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         persistentClientExpiration = nil
         maxTopicAlias = Self.defaultMaxTopicAlias
         connectTimeout = .seconds(20)
+        persistence = nil
     }
 
     /// Where local-only mode listens.

@@ -149,16 +149,18 @@ extension ConnectionHandler {
         // A session is resumed only by the user it belongs to: another user name starts afresh
         // (session present 0), so nobody inherits someone else's subscriptions and queue.
         let cleanStart = connect.cleanStart || core.sessions.belongsToAnotherUser(client)
+        let core = self.core
         let checkout = core.sessions.checkOut(clientIdentifier: client.clientIdentifier, cleanStart: cleanStart) {
-            Session(
-                clientIdentifier: client.clientIdentifier,
-                state: SessionState(clientIdentifier: client.clientIdentifier, limits: limits, expiryInterval: expiry))
+            var state = SessionState(
+                clientIdentifier: client.clientIdentifier, sessionID: core.makeSessionID(), limits: limits, expiryInterval: expiry)
+            state.recordsChanges = core.persistence != nil
+            return Session(clientIdentifier: client.clientIdentifier, state: state)
         }
         let replacedConnection = checkout.replaced.flatMap { retire($0) }
         let session = checkout.session
         var dropped: [Delivery] = []
-        let (previousConnection, resumeActions, pendingWillCancelled) = session.guarded.withLock {
-            guarded -> (ConnectionContext?, [OutboundAction], Bool) in
+        let (previousConnection, resumeActions, pendingWillCancelled, changes) = session.guarded.withLock {
+            guarded -> (ConnectionContext?, [OutboundAction], Bool, [PersistenceChange]) in
             let previous = guarded.connection
             guarded.connection = connection
             guarded.client = client
@@ -171,10 +173,13 @@ extension ConnectionHandler {
             guarded.protocolState.limits = limits
             guarded.protocolState.expiryInterval = expiry
             guarded.protocolState.isConnected = true
-            return (previous, guarded.protocolState.resume(now: now, dropped: &dropped), hadPendingWill)
+            let actions = guarded.protocolState.resume(now: now, dropped: &dropped)
+            return (previous, actions, hadPendingWill, guarded.protocolState.takeChanges())
         }
         if pendingWillCancelled { logger.debug("delayed will cancelled by reconnection") }
-        if !checkout.resumed { core.persist(session) }
+        // The session as this connection has it (expiry, user), then what resuming changed.
+        core.persist(session)
+        core.record(changes)
         if let previousConnection = previousConnection ?? replacedConnection {
             let continues = checkout.resumed
             previousConnection.eventLoop.execute {
@@ -265,6 +270,7 @@ extension ConnectionHandler {
         let core = self.core
         let will = willSuppressed ? nil : self.will
         let eventLoop = connection.eventLoop
+        var detachedSession: UInt64?
         enum Next {
             case nothing
             case publishWillNow(endSession: Bool)
@@ -277,6 +283,7 @@ extension ConnectionHandler {
             let generation = guarded.generation
             let expiry = guarded.protocolState.expiryInterval
             let endsNow = expiry == 0
+            if !endsNow && core.persistence != nil { detachedSession = session.sessionID }
             if !endsNow && expiry != UInt32.max {
                 guarded.expiry = eventLoop.scheduleTask(in: .seconds(Int64(expiry))) {
                     core.sessionExpired(session, generation: generation)
@@ -291,6 +298,7 @@ extension ConnectionHandler {
             }
             return .nothing
         }
+        if let detachedSession { core.record([.detached(sessionID: detachedSession, at: Date())]) }
         switch next {
         case .nothing: break
         case .publishWillNow(let endSession):

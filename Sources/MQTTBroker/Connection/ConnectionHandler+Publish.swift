@@ -22,11 +22,13 @@ extension ConnectionHandler {
         traffic.publishReceived += 1
 
         if publish.qos == .exactlyOnce, let identifier = publish.packetIdentifier {
-            let isNew = session.withState { state -> Bool? in
+            var changes: [PersistenceChange] = []
+            let isNew = session.withState(recordingInto: &changes) { state -> Bool? in
                 if state.incomingQoS2.contains(identifier) { return false }
                 if state.incomingQoS2.count >= Int(core.receiveMaximum) { return nil }
                 return state.receiveQoS2(identifier)
             }
+            persist(changes)
             guard let isNew else {
                 fail(MQTTProtocolError(.receiveMaximumExceeded, "more than \(core.receiveMaximum) QoS 2 messages awaiting PUBREL"))
                 return
@@ -34,7 +36,10 @@ extension ConnectionHandler {
             // A resend of a message already routed is acknowledged again but not delivered twice.
             let reason = isNew ? route(publish, topic: topic, client: client) : .success
             write(.pubrec(PublishResponsePacket(packetIdentifier: identifier, reasonCode: reason)))
-            if reason.isFailure { _ = session.withState { $0.releaseQoS2(identifier) } }
+            if reason.isFailure {
+                _ = session.withState(recordingInto: &changes) { $0.releaseQoS2(identifier) }
+                persist(changes)
+            }
             return
         }
         let reason = route(publish, topic: topic, client: client)
@@ -67,21 +72,25 @@ extension ConnectionHandler {
     func handlePuback(_ ack: PublishResponsePacket) {
         guard let session else { return }
         var dropped: [Delivery] = []
-        let actions = session.withState { state -> [OutboundAction] in
+        var changes: [PersistenceChange] = []
+        let actions = session.withState(recordingInto: &changes) { state -> [OutboundAction] in
             guard state.acknowledgePuback(ack.packetIdentifier) == .completed else { return [] }
             return state.fillWindow(now: .now(), dropped: &dropped)
         }
+        persist(changes)
         sendAll(actions, dropped: dropped)
     }
 
     func handlePubrec(_ ack: PublishResponsePacket) {
         guard let session else { return }
         var dropped: [Delivery] = []
-        let (result, actions) = session.withState { state -> (SessionState.AcknowledgementResult, [OutboundAction]) in
+        var changes: [PersistenceChange] = []
+        let (result, actions) = session.withState(recordingInto: &changes) { state -> (SessionState.AcknowledgementResult, [OutboundAction]) in
             let result = state.acknowledgePubrec(ack.packetIdentifier, reasonCode: ack.reasonCode)
             let actions = ack.reasonCode.isFailure ? state.fillWindow(now: .now(), dropped: &dropped) : []
             return (result, actions)
         }
+        persist(changes)
         if !ack.reasonCode.isFailure {
             let reason: ReasonCode = result == .completed || version != .v5 ? .success : .packetIdentifierNotFound
             write(.pubrel(PublishResponsePacket(packetIdentifier: ack.packetIdentifier, reasonCode: reason)))
@@ -91,7 +100,9 @@ extension ConnectionHandler {
 
     func handlePubrel(_ ack: PublishResponsePacket) {
         guard let session else { return }
-        let released = session.withState { $0.releaseQoS2(ack.packetIdentifier) }
+        var changes: [PersistenceChange] = []
+        let released = session.withState(recordingInto: &changes) { $0.releaseQoS2(ack.packetIdentifier) }
+        persist(changes)
         let reason: ReasonCode = released || version != .v5 ? .success : .packetIdentifierNotFound
         write(.pubcomp(PublishResponsePacket(packetIdentifier: ack.packetIdentifier, reasonCode: reason)))
     }
@@ -99,10 +110,12 @@ extension ConnectionHandler {
     func handlePubcomp(_ ack: PublishResponsePacket) {
         guard let session else { return }
         var dropped: [Delivery] = []
-        let actions = session.withState { state -> [OutboundAction] in
+        var changes: [PersistenceChange] = []
+        let actions = session.withState(recordingInto: &changes) { state -> [OutboundAction] in
             guard state.acknowledgePubcomp(ack.packetIdentifier) == .completed else { return [] }
             return state.fillWindow(now: .now(), dropped: &dropped)
         }
+        persist(changes)
         sendAll(actions, dropped: dropped)
     }
 
@@ -119,10 +132,12 @@ extension ConnectionHandler {
     private func abandon(_ identifier: UInt16) {
         guard let session else { return }
         var dropped: [Delivery] = []
-        let actions = session.withState { state -> [OutboundAction] in
+        var changes: [PersistenceChange] = []
+        let actions = session.withState(recordingInto: &changes) { state -> [OutboundAction] in
             state.abandon(identifier)
             return state.fillWindow(now: .now(), dropped: &dropped)
         }
+        persist(changes)
         sendAll(actions, dropped: dropped)
     }
 

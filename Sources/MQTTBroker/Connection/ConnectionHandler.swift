@@ -270,7 +270,28 @@ final class ConnectionHandler: ChannelInboundHandler {
         needsFlush = true
     }
 
+    /// Stores what this connection changed: during a read with the rest of the read (recorded
+    /// before its acknowledgements are flushed), otherwise now.
+    func persist(_ changes: [PersistenceChange]) {
+        guard !changes.isEmpty else { return }
+        if isReading {
+            pendingDeliveries.changes.append(contentsOf: changes)
+        } else {
+            core.record(changes)
+        }
+    }
+
+    /// Records the changes waiting for the end of the read: nothing this read acknowledges
+    /// may reach the client before it is stored.
+    func recordPendingChanges() {
+        guard !pendingDeliveries.changes.isEmpty else { return }
+        let changes = pendingDeliveries.changes
+        pendingDeliveries.changes = []
+        core.record(changes)
+    }
+
     func flushIfNeeded() {
+        recordPendingChanges()
         guard needsFlush, let context = channelContext else { return }
         needsFlush = false
         context.flush()

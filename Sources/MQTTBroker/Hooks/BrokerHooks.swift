@@ -6,9 +6,11 @@ public struct BrokerHooks: Sendable {
     public var authorizer: any Authorizer
     public var observers: [any BrokerObserver]
     public var retainedStore: any RetainedMessageStore
-    /// Persistent sessions beyond memory; nil keeps them in memory only (Mosquitto's
-    /// `persistence false`).
-    public var sessionStore: (any SessionStore)?
+    /// Where retained messages and persistent sessions (with their queued and in-flight
+    /// messages) survive restarts and crashes; nil keeps them in memory only (Mosquitto's
+    /// `persistence false`). When nil and the configuration asks for persistence, the broker
+    /// uses `FilePersistence` in `BrokerConfiguration.persistence`'s folder.
+    public var persistence: (any BrokerPersistence)?
 
     /// Defaults: only the configuration's rules (`allow_anonymous`, password and ACL files),
     /// in-memory retained store.
@@ -17,12 +19,12 @@ public struct BrokerHooks: Sendable {
         authorizer: any Authorizer = AllowAllAuthorizer(),
         observers: [any BrokerObserver] = [],
         retainedStore: any RetainedMessageStore = InMemoryRetainedMessageStore(),
-        sessionStore: (any SessionStore)? = nil
+        persistence: (any BrokerPersistence)? = nil
     ) {
         self.authenticator = authenticator
         self.authorizer = authorizer
         self.observers = observers
         self.retainedStore = retainedStore
-        self.sessionStore = sessionStore
+        self.persistence = persistence
     }
 }

@@ -96,6 +96,10 @@ public struct ApplicationMessage: Sendable, Hashable {
             publisherClientIdentifier: publisherClientIdentifier)
     }
 
+    /// The same for every copy of this value made since it was last changed: a store keeps one
+    /// copy of a message however many sessions and retained topics hold it.
+    public var identity: ObjectIdentifier { ObjectIdentifier(storage) }
+
     public static func == (lhs: Self, rhs: Self) -> Bool {
         if lhs.storage === rhs.storage { return true }
         return lhs.topic == rhs.topic && lhs.payload == rhs.payload && lhs.qos == rhs.qos && lhs.retain == rhs.retain

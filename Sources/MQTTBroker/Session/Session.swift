@@ -29,14 +29,28 @@ final class Session: Sendable {
     }
 
     let clientIdentifier: String
+    /// The state's `sessionID`, readable without the lock.
+    let sessionID: UInt64
     let guarded: Mutex<Guarded>
 
     init(clientIdentifier: String, state: SessionState) {
         self.clientIdentifier = clientIdentifier
+        self.sessionID = state.sessionID
         self.guarded = Mutex(Guarded(protocolState: state))
     }
 
     func withState<Result>(_ body: (inout SessionState) -> Result) -> Result {
         guarded.withLock { body(&$0.protocolState) }
+    }
+
+    /// Runs `body` on the state and appends the changes it made for the store to `changes`,
+    /// which the caller records in order with the rest of its read, after the lock is released.
+    func withState<Result>(recordingInto changes: inout [PersistenceChange], _ body: (inout SessionState) -> Result) -> Result {
+        let (result, made) = guarded.withLock { guarded in
+            let result = body(&guarded.protocolState)
+            return (result, guarded.protocolState.takeChanges())
+        }
+        changes.append(contentsOf: made)
+        return result
     }
 }

@@ -20,12 +20,18 @@ struct SessionState: Sendable {
     }
 
     let clientIdentifier: String
+    /// Unique per session and never reused: names the session in the broker's store.
+    let sessionID: UInt64
     var limits: Limits
     /// Filters as subscribed (shared ones with their `$share/group/` prefix).
     var subscriptions: [String: SessionSubscription] = [:]
     /// Seconds the session outlives its connection; `UInt32.max` means forever.
     var expiryInterval: UInt32
     var isConnected = false
+    /// Set when the broker has a store: while the session is persistent (expiry above 0) its
+    /// transitions then leave the changes to store in `changes`, for the owner to take.
+    var recordsChanges = false
+    private(set) var changes: [PersistenceChange] = []
 
     private(set) var inflight: [UInt16: InflightMessage] = [:]
     /// Starts with room for one: NIO's default of 16 deliveries costs kilobytes per session,
@@ -37,8 +43,9 @@ struct SessionState: Sendable {
     /// Identifiers of incoming QoS 2 messages routed but not yet released by PUBREL.
     private(set) var incomingQoS2: Set<UInt16> = []
 
-    init(clientIdentifier: String, limits: Limits, expiryInterval: UInt32) {
+    init(clientIdentifier: String, sessionID: UInt64 = 0, limits: Limits, expiryInterval: UInt32) {
         self.clientIdentifier = clientIdentifier
+        self.sessionID = sessionID
         self.limits = limits
         self.expiryInterval = expiryInterval
     }
@@ -49,8 +56,43 @@ struct SessionState: Sendable {
         case dropped(DropReason)
     }
 
+    /// Whether the store should hear of `delivery` when it is routed here (as `.queued`): a
+    /// persistent session keeps what it must still send, QoS 0 only while it is away and
+    /// `queue_qos0_messages` is on.
+    func storesDelivery(_ delivery: Delivery) -> Bool {
+        persists && (delivery.qos != .atMostOnce || (!isConnected && limits.queueQoS0WhileOffline))
+    }
+
+    /// `sessionID` when `storesDelivery(delivery)`, for the routing side's `.queued` change.
+    func storedSessionID(for delivery: Delivery) -> UInt64? {
+        storesDelivery(delivery) ? sessionID : nil
+    }
+
+    private var persists: Bool { recordsChanges && expiryInterval > 0 }
+
+    /// Hands over the changes made since the last call.
+    mutating func takeChanges() -> [PersistenceChange] {
+        guard !changes.isEmpty else { return [] }
+        defer { changes = [] }
+        return changes
+    }
+
+    private mutating func finished(_ delivery: Delivery) {
+        if persists { changes.append(.finished(sessionID: sessionID, message: delivery.message)) }
+    }
+
     /// Decides what happens to a message routed to this session.
     mutating func deliver(_ delivery: Delivery, now: NIODeadline) -> DeliveryOutcome {
+        let outcome = decide(delivery, now: now)
+        switch outcome {
+        case .dropped: finished(delivery)
+        case .send(.publish(_, .none, _)): finished(delivery)
+        case .send, .queued: break
+        }
+        return outcome
+    }
+
+    private mutating func decide(_ delivery: Delivery, now: NIODeadline) -> DeliveryOutcome {
         if delivery.message.isExpired(at: now) { return .dropped(.expired) }
         if isConnected {
             if delivery.qos == .atMostOnce { return .send(.publish(delivery, packetIdentifier: nil, duplicate: false)) }
@@ -74,6 +116,7 @@ struct SessionState: Sendable {
             delivery: delivery, phase: delivery.qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec,
             sequence: nextSequence)
         nextSequence += 1
+        if persists { changes.append(.sent(sessionID: sessionID, message: delivery.message, packetIdentifier: identifier)) }
         return .publish(delivery, packetIdentifier: identifier, duplicate: false)
     }
 
@@ -93,8 +136,10 @@ struct SessionState: Sendable {
         while inflight.count < limits.inflightWindow, let next = queue.popFirst() {
             queuedBytes -= next.message.payload.readableBytes
             if next.message.isExpired(at: now) {
+                finished(next)
                 dropped.append(next)
             } else if next.qos == .atMostOnce {
+                finished(next)
                 actions.append(.publish(next, packetIdentifier: nil, duplicate: false))
             } else {
                 actions.append(startFlight(next))
@@ -110,8 +155,9 @@ struct SessionState: Sendable {
 
     /// A PUBACK arrived for a QoS 1 message.
     mutating func acknowledgePuback(_ identifier: UInt16) -> AcknowledgementResult {
-        guard inflight[identifier]?.phase == .awaitingPuback else { return .unknownIdentifier }
+        guard let message = inflight[identifier], message.phase == .awaitingPuback else { return .unknownIdentifier }
         inflight[identifier] = nil
+        finished(message.delivery)
         return .completed
     }
 
@@ -120,27 +166,34 @@ struct SessionState: Sendable {
         guard let message = inflight[identifier], message.phase != .awaitingPuback else { return .unknownIdentifier }
         if reasonCode.isFailure {
             inflight[identifier] = nil
-        } else {
+            finished(message.delivery)
+        } else if message.phase == .awaitingPubrec {
             inflight[identifier]?.phase = .awaitingPubcomp
+            if persists { changes.append(.received(sessionID: sessionID, message: message.delivery.message)) }
         }
         return .completed
     }
 
     /// A PUBCOMP arrived, ending a QoS 2 flow.
     mutating func acknowledgePubcomp(_ identifier: UInt16) -> AcknowledgementResult {
-        guard inflight[identifier]?.phase == .awaitingPubcomp else { return .unknownIdentifier }
+        guard let message = inflight[identifier], message.phase == .awaitingPubcomp else { return .unknownIdentifier }
         inflight[identifier] = nil
+        finished(message.delivery)
         return .completed
     }
 
     /// Records an incoming QoS 2 PUBLISH; false when it is a resend that was already routed.
     mutating func receiveQoS2(_ identifier: UInt16) -> Bool {
-        incomingQoS2.insert(identifier).inserted
+        let inserted = incomingQoS2.insert(identifier).inserted
+        if inserted && persists { changes.append(.incomingQoS2(sessionID: sessionID, packetIdentifier: identifier)) }
+        return inserted
     }
 
     /// Releases an incoming QoS 2 identifier on PUBREL; false if it was not held.
     mutating func releaseQoS2(_ identifier: UInt16) -> Bool {
-        incomingQoS2.remove(identifier) != nil
+        let removed = incomingQoS2.remove(identifier) != nil
+        if removed && persists { changes.append(.releasedQoS2(sessionID: sessionID, packetIdentifier: identifier)) }
+        return removed
     }
 
     /// The packets a resumed session resends, in their original order (MQTT 5 §4.4): PUBLISH
@@ -152,6 +205,7 @@ struct SessionState: Sendable {
             case .awaitingPuback, .awaitingPubrec:
                 if message.delivery.message.isExpired(at: now) {
                     inflight[identifier] = nil
+                    finished(message.delivery)
                     dropped.append(message.delivery)
                 } else {
                     actions.append(.publish(message.delivery, packetIdentifier: identifier, duplicate: true))
@@ -165,7 +219,33 @@ struct SessionState: Sendable {
 
     /// Forgets an in-flight message that could never be sent (e.g. too large for the client).
     mutating func abandon(_ identifier: UInt16) {
-        inflight[identifier] = nil
+        if let message = inflight.removeValue(forKey: identifier) { finished(message.delivery) }
+    }
+
+    /// Puts back what a store kept: queued messages, and those in flight under their packet
+    /// identifiers (resent with DUP, or PUBREL, when the client resumes).
+    mutating func restore(_ deliveries: [PersistedDelivery], incomingQoS2 held: Set<UInt16>) {
+        for stored in deliveries {
+            let delivery = Delivery(
+                message: stored.message, qos: stored.qos, retain: stored.retain,
+                subscriptionIdentifiers: stored.subscriptionIdentifiers)
+            switch stored.state {
+            case .queued:
+                queuedBytes += delivery.message.payload.readableBytes
+                queue.append(delivery)
+            case .sent(let identifier), .received(let identifier):
+                let phase: InflightMessage.Phase
+                if case .received = stored.state {
+                    phase = .awaitingPubcomp
+                } else {
+                    phase = delivery.qos == .atLeastOnce ? .awaitingPuback : .awaitingPubrec
+                }
+                inflight[identifier] = InflightMessage(delivery: delivery, phase: phase, sequence: nextSequence)
+                nextSequence += 1
+                nextPacketIdentifier = identifier == .max ? 1 : identifier + 1
+            }
+        }
+        incomingQoS2 = held
     }
 
     var queuedCount: Int { queue.count }

@@ -123,16 +123,21 @@ struct AuthorizationDeliveryTests {
 
     @Test("A session kept by a store stays with its user across a restart")
     func restoredSessionKeepsItsUser() async throws {
-        let store = SessionStoreTests.MemorySessionStore()
-        let (first, firstPort) = try await Self.broker({ $0.allowAnonymous = true }, hooks: BrokerHooks(sessionStore: store))
+        let folder = FilePersistenceTests.folder()
+        let persisted: (inout BrokerConfiguration) -> Void = {
+            $0.allowAnonymous = true
+            $0.persistence = PersistenceSettings(location: folder)
+        }
+        let (first, firstPort) = try await Self.broker(persisted)
         let owner = try Self.client(firstPort, id: "kept", user: "owner", clean: false)
         try await owner.connect()
         try await owner.subscribe("mail/#", qos: 1)
         await owner.disconnect()
-        #expect(store.snapshots.withLock { $0["kept"]?.username } == "owner")
         try await first.shutdown()
+        let stored = try FilePersistence(directory: folder).load(logger: Logger(label: "test"))
+        #expect(stored.sessions.first { $0.header.clientIdentifier == "kept" }?.header.username == "owner")
 
-        let (second, secondPort) = try await Self.broker({ $0.allowAnonymous = true }, hooks: BrokerHooks(sessionStore: store))
+        let (second, secondPort) = try await Self.broker(persisted)
         try second.client.publish("mail/owner", "private", qos: .atLeastOnce)
         let intruder = try Self.client(secondPort, id: "kept", user: "intruder", clean: false)
         try await intruder.connect()
