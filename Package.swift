@@ -157,6 +157,7 @@ let package = Package(
                 "Mosquitto",
                 "TestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -69,10 +69,12 @@ final class BenchConnection: ChannelInboundHandler, @unchecked Sendable {
     private func sendConnect(target: BenchTarget, cleanStart: Bool) -> EventLoopFuture<Void> {
         let promise = eventLoop.makePromise(of: Void.self)
         connackPromise = promise
+        var properties = MQTTProperties()
+        if !cleanStart && target.version == .v5 { properties.sessionExpiryInterval = 300 }
         let connect = ConnectPacket(
             protocolVersion: target.version, cleanStart: cleanStart, keepAlive: target.keepAlive,
             clientIdentifier: clientIdentifier, username: target.username,
-            password: target.password.map { ByteBuffer(string: $0) })
+            password: target.password.map { ByteBuffer(string: $0) }, properties: properties)
         write(.connect(connect))
         flush()
         return promise.futureResult

@@ -26,6 +26,10 @@ public struct BenchOptions: Sendable {
     public var topic = "bench/%i"
     public var filter = "bench/#"
     public var clientPrefix = "parley-bench"
+    /// Subscribers keep a persistent session (clean start off; v5 session expiry 300 s), so a
+    /// broker with persistence stores what it routes to them: the cost of durability. Their
+    /// sessions are cleared before and after the run.
+    public var persistentSubscribers = false
 
     public init() {}
 }

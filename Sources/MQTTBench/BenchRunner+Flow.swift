@@ -22,7 +22,11 @@ extension BenchRunner {
             ? BenchBacklog(publishers: plan.publishers, subscribers: plan.subscribers, limit: options.backlog) : nil
         let qos = options.qos
         let prefix = options.clientPrefix
-        let subscriberConnections = try await connectMany(plan.subscribers, role: .receiving, name: { "\(prefix)-sub-\($0)" })
+        let persistent = options.persistentSubscribers
+        let subscriberName: @Sendable (Int) -> String = { "\(prefix)-sub-\($0)" }
+        if persistent { try await clearSessions(plan.subscribers, role: .receiving, name: subscriberName) }
+        let subscriberConnections = try await connectMany(
+            plan.subscribers, role: .receiving, name: subscriberName, cleanStart: !persistent)
         var receivers: [BenchReceiver] = []
         for (index, connection) in subscriberConnections.enumerated() {
             let receiver = try await connection.eventLoop.submit {
@@ -65,6 +69,7 @@ extension BenchRunner {
         if case .rate(let perSecond, _) = plan.pace { report.parameter("rate", Int(perSecond * Double(plan.publishers))) }
         if qos != .atMostOnce { report.parameter("window", options.window) }
         if backlog != nil, plan.subscribers > 0, plan.publishers > 0 { report.parameter("backlog", options.backlog) }
+        if persistent { report.parameter("persistent_subscribers", "yes") }
         report.parameter("duration", options.duration)
         if plan.publishers > 0 { report.result("sent_per_s", Double(closed.sent - opened.sent) / seconds, "msg/s") }
         if plan.subscribers > 0 {
@@ -110,6 +115,7 @@ extension BenchRunner {
             report.result("duplicates", Double(duplicates), "msg")
         }
         await disconnectAll(publisherConnections + subscriberConnections)
+        if persistent { try await clearSessions(plan.subscribers, role: .receiving, name: subscriberName) }
         return report
     }
 

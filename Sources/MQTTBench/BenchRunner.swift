@@ -35,7 +35,8 @@ public struct BenchRunner: Sendable {
     /// Connects `count` clients, at most `concurrency` dialling at once, spread over the loops
     /// of their role.
     func connectMany(
-        _ count: Int, role: BenchRole = .publishing, name: @escaping @Sendable (Int) -> String, concurrency: Int? = nil
+        _ count: Int, role: BenchRole = .publishing, name: @escaping @Sendable (Int) -> String, concurrency: Int? = nil,
+        cleanStart: Bool = true
     ) async throws -> [BenchConnection] {
         let loops = self.loops(for: role)
         let limit = max(1, concurrency ?? options.concurrency)
@@ -46,7 +47,9 @@ public struct BenchRunner: Sendable {
                 let index = next
                 next += 1
                 let loop = loops[index % loops.count]
-                tasks.addTask { (index, try await BenchConnection.connect(to: target, clientIdentifier: name(index), on: loop).get()) }
+                tasks.addTask {
+                    (index, try await BenchConnection.connect(to: target, clientIdentifier: name(index), cleanStart: cleanStart, on: loop).get())
+                }
             }
             while next < min(count, limit) { launch() }
             while let (index, connection) = try await tasks.next() {
@@ -55,6 +58,12 @@ public struct BenchRunner: Sendable {
             }
         }
         return connections.map { $0! }
+    }
+
+    /// Connects and disconnects each client with a clean start, so that no session of an
+    /// earlier (or this) run is left in the broker.
+    func clearSessions(_ count: Int, role: BenchRole, name: @escaping @Sendable (Int) -> String) async throws {
+        await disconnectAll(try await connectMany(count, role: role, name: name))
     }
 
     func disconnectAll(_ connections: [BenchConnection]) async {

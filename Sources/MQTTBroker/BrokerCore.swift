@@ -297,13 +297,16 @@ final class BrokerCore: Sendable {
     /// Tells the store a persistent session's current subscriptions, expiry and user.
     func persist(_ session: Session) {
         guard persistence != nil else { return }
-        let header = session.guarded.withLock { guarded in
+        let header = session.guarded.withLock { guarded -> PersistedSession.Header? in
+            // An ended session is not saved again (its end may already be stored; the store
+            // also ignores a session it saw end, should the two cross).
+            guard !guarded.ended else { return nil }
             let state = guarded.protocolState
             return PersistedSession.Header(
                 sessionID: state.sessionID, clientIdentifier: state.clientIdentifier, expiryInterval: state.expiryInterval,
                 username: guarded.client?.username, subscriptions: state.subscriptions)
         }
-        record([.session(header)])
+        if let header { record([.session(header)]) }
     }
 
     /// Loads what the store kept: retained messages, and the persistent sessions, detached,

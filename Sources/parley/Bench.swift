@@ -65,6 +65,8 @@ struct Bench: AsyncParsableCommand {
     var pid: Int32?
     @Option(name: .customLong("threads"), help: "Event loops of the generator: subscribers on one half, publishers on the other.")
     var threads = 1
+    @Flag(name: .customLong("persistent-subscribers"), help: "Subscribers keep persistent sessions (what a broker with persistence stores).")
+    var persistentSubscribers = false
     @Flag(name: .customLong("json"), help: "Print the result as one JSON object.")
     var json = false
     @Flag(name: .customLong("quiet"), help: "No progress line.")
@@ -101,6 +103,7 @@ struct Bench: AsyncParsableCommand {
         options.topic = topic
         options.filter = filter
         options.brokerPID = pid
+        options.persistentSubscribers = persistentSubscribers
         let target = BenchTarget(
             host: host, port: port, version: protocolVersion.hasSuffix("5") ? .v5 : .v3_1_1, username: username,
             password: password)

@@ -257,6 +257,25 @@ def test_maximum_packet_size_only_affects_that_client(connected):
     assert small.messages.snapshot() == []
 
 
+def test_a_queued_message_too_large_for_the_client_does_not_stall_its_window(broker, connected):
+    """Receive Maximum 1: the message that cannot be sent frees its slot, so
+    the next one queued behind it is delivered without a reconnect."""
+    topic = unique("maxpkt3")
+    small = connected(V5, properties=connect_props(MaximumPacketSize=200, ReceiveMaximum=1))
+    small.subscribe(topic, 1)
+    pub = connected(V5)
+    pub.publish(topic, b"first", qos=1)
+    pub.publish(topic, b"x" * 1000, qos=1)
+    pub.publish(topic, b"after", qos=1)
+    try:
+        got = small.messages.wait_for(2, topic=topic)
+    except AssertionError:
+        deviation(broker, "[MQTT-3.1.2-25]",
+                  "a queued message too large for the client was discarded without freeing its "
+                  "Receive Maximum slot: the next message waits for a reconnection")
+    assert [m.payload for m in got] == [b"first", b"after"]
+
+
 def test_connack_advertises_server_limits(raw):
     """CONNACK properties a client relies on are well formed."""
     r = raw(V5)

@@ -73,10 +73,11 @@ extension ConnectionHandler {
         guard let session else { return }
         var dropped: [Delivery] = []
         var changes: [PersistenceChange] = []
-        let actions = session.withState(recordingInto: &changes) { state -> [OutboundAction] in
+        let actions = session.withAttachedState(connection, recordingInto: &changes) { state -> [OutboundAction] in
             guard state.acknowledgePuback(ack.packetIdentifier) == .completed else { return [] }
             return state.fillWindow(now: .now(), dropped: &dropped)
         }
+        guard let actions else { return }
         persist(changes)
         sendAll(actions, dropped: dropped)
     }
@@ -85,11 +86,13 @@ extension ConnectionHandler {
         guard let session else { return }
         var dropped: [Delivery] = []
         var changes: [PersistenceChange] = []
-        let (result, actions) = session.withState(recordingInto: &changes) { state -> (SessionState.AcknowledgementResult, [OutboundAction]) in
+        let outcome = session.withAttachedState(connection, recordingInto: &changes) {
+            state -> (SessionState.AcknowledgementResult, [OutboundAction]) in
             let result = state.acknowledgePubrec(ack.packetIdentifier, reasonCode: ack.reasonCode)
             let actions = ack.reasonCode.isFailure ? state.fillWindow(now: .now(), dropped: &dropped) : []
             return (result, actions)
         }
+        guard let (result, actions) = outcome else { return }
         persist(changes)
         if !ack.reasonCode.isFailure {
             let reason: ReasonCode = result == .completed || version != .v5 ? .success : .packetIdentifierNotFound
@@ -111,10 +114,11 @@ extension ConnectionHandler {
         guard let session else { return }
         var dropped: [Delivery] = []
         var changes: [PersistenceChange] = []
-        let actions = session.withState(recordingInto: &changes) { state -> [OutboundAction] in
+        let actions = session.withAttachedState(connection, recordingInto: &changes) { state -> [OutboundAction] in
             guard state.acknowledgePubcomp(ack.packetIdentifier) == .completed else { return [] }
             return state.fillWindow(now: .now(), dropped: &dropped)
         }
+        guard let actions else { return }
         persist(changes)
         sendAll(actions, dropped: dropped)
     }
@@ -133,10 +137,11 @@ extension ConnectionHandler {
         guard let session else { return }
         var dropped: [Delivery] = []
         var changes: [PersistenceChange] = []
-        let actions = session.withState(recordingInto: &changes) { state -> [OutboundAction] in
+        let actions = session.withAttachedState(connection, recordingInto: &changes) { state -> [OutboundAction] in
             state.abandon(identifier)
             return state.fillWindow(now: .now(), dropped: &dropped)
         }
+        guard let actions else { return }
         persist(changes)
         sendAll(actions, dropped: dropped)
     }

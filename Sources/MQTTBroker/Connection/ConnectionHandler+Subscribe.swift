@@ -35,9 +35,21 @@ extension ConnectionHandler {
                 options.retainAsPublished = true
             }
             let subscription = SessionSubscription(options: options, subscriptionIdentifier: subscriptionIdentifier)
-            session.withState { $0.subscriptions[filter] = subscription }
+            // A clean-start takeover on another loop may end the session meanwhile: an ended
+            // session takes no subscription, and one it ended during this takes its entry back
+            // out of the router (`endSession` removes only the filters it saw).
+            let added = session.guarded.withLock { guarded -> Bool in
+                guard !guarded.ended else { return false }
+                guarded.protocolState.subscriptions[filter] = subscription
+                return true
+            }
+            guard added else { return }
             let isNew = core.router.subscribe(
                 .session(session), filter: filter, options: options, subscriptionIdentifier: subscriptionIdentifier)
+            if session.guarded.withLock({ $0.ended }) {
+                core.router.unsubscribe(ObjectIdentifier(session), filter: filter)
+                return
+            }
             codes.append(.granted(options.qos))
 
             // Retained messages are not sent for shared subscriptions (MQTT 5 §4.8.2).

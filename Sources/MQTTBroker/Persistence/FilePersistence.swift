@@ -213,7 +213,7 @@ public final class FilePersistence: BrokerPersistence {
         case .removeRetained(let topic):
             if model.retained[topic] != nil { records.append(.removeRetained(topic: topic)) }
         case .session(let header):
-            if header.expiryInterval > 0 || model.hasSession(header.sessionID) {
+            if !model.hasEnded(header.sessionID) && (header.expiryInterval > 0 || model.hasSession(header.sessionID)) {
                 records.append(.session(header, disconnectedAt: nil))
             }
         case .sessionEnded(let sessionID):

@@ -41,6 +41,10 @@ struct PersistenceModel {
     private(set) var sessions: [UInt64: Session] = [:]
     /// The session of each client identifier, to replace it when a new one starts.
     private var sessionOfClient: [String: UInt64] = [:]
+    /// Sessions that ended since the store opened. Numbers are never reused, so a change that
+    /// crossed the end of its session on another event loop (a SUBSCRIBE saving the session
+    /// again) is recognised and ignored.
+    private var endedSessions: Set<UInt64> = []
 
     /// The number of `message`, if it is stored.
     func number(of message: ApplicationMessage) -> UInt64? {
@@ -58,6 +62,8 @@ struct PersistenceModel {
     }
 
     func hasSession(_ sessionID: UInt64) -> Bool { sessions[sessionID] != nil }
+
+    func hasEnded(_ sessionID: UInt64) -> Bool { endedSessions.contains(sessionID) }
 
     /// Applies one record. Returns false for one that refers to what is not stored (a session
     /// that ended, a message whose record was lost): it changes nothing.
@@ -135,6 +141,9 @@ struct PersistenceModel {
 
     private mutating func endSession(_ id: UInt64, _ session: Session) {
         sessions[id] = nil
+        // Bounded: the crossing it guards against lasts microseconds.
+        if endedSessions.count >= 100_000 { endedSessions.removeAll(keepingCapacity: true) }
+        endedSessions.insert(id)
         if sessionOfClient[session.header.clientIdentifier] == id { sessionOfClient[session.header.clientIdentifier] = nil }
         for messageID in session.deliveries.keys { release(messageID) }
     }

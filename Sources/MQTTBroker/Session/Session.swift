@@ -43,6 +43,24 @@ final class Session: Sendable {
         guarded.withLock { body(&$0.protocolState) }
     }
 
+    /// Like `withState(recordingInto:_:)`, but only while `connection` is the one attached;
+    /// nil otherwise. After a takeover the old connection may still hold acknowledgements it
+    /// read before it heard of it: acting on them would start new flights on a socket that is
+    /// closing, and their slots would stay taken until the next reconnection. The new
+    /// connection resent those messages with DUP, so their acknowledgements come again there.
+    func withAttachedState<Result>(
+        _ connection: ConnectionContext?, recordingInto changes: inout [PersistenceChange], _ body: (inout SessionState) -> Result
+    ) -> Result? {
+        let outcome = guarded.withLock { guarded -> (Result, [PersistenceChange])? in
+            guard let connection, guarded.connection === connection, !guarded.ended else { return nil }
+            let result = body(&guarded.protocolState)
+            return (result, guarded.protocolState.takeChanges())
+        }
+        guard let (result, made) = outcome else { return nil }
+        changes.append(contentsOf: made)
+        return result
+    }
+
     /// Runs `body` on the state and appends the changes it made for the store to `changes`,
     /// which the caller records in order with the rest of its read, after the lock is released.
     func withState<Result>(recordingInto changes: inout [PersistenceChange], _ body: (inout SessionState) -> Result) -> Result {
