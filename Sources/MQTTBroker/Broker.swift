@@ -34,6 +34,7 @@ public final class Broker: Sendable {
         var tlsContexts: [TLSContextProvider] = []
         var sysTask: RepeatedTask?
         var reclaimTask: RepeatedTask?
+        var memoryLimitTask: RepeatedTask?
         var started = false
     }
 
@@ -139,7 +140,9 @@ public final class Broker: Sendable {
             }
             : nil
         let reclaimTask = startReclaimingMemory()
+        let memoryLimitTask = startWatchingMemoryLimit()
         running.withLock {
+            $0.memoryLimitTask = memoryLimitTask
             $0.channels = bound
             $0.tlsContexts = tlsContexts
             $0.sysTask = sysTask
@@ -165,6 +168,30 @@ public final class Broker: Sendable {
     }
 
     static let reclaimInterval = TimeAmount.seconds(5)
+
+    /// Every 250 ms, compares the resident memory with `memory_limit` and tells connections
+    /// whether to refuse PUBLISHes. Over the limit, free pages are first handed back (at most
+    /// every 10 s), so memory glibc merely kept does not count.
+    private func startWatchingMemoryLimit() -> RepeatedTask? {
+        guard let limit = configuration.memoryLimit, ResidentMemory.bytes() != nil else { return nil }
+        let core = self.core
+        let loop = group.next()
+        let lastTrim = NIOLoopBoundBox.makeBoxSendingValue(NIODeadline.uptimeNanoseconds(0), eventLoop: loop)
+        return loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(250)) { _ in
+            guard var resident = ResidentMemory.bytes() else { return }
+            if resident > limit, NIODeadline.now() - lastTrim.value > .seconds(10), MemoryReclaimer.trimNow() {
+                lastTrim.value = .now()
+                resident = ResidentMemory.bytes() ?? resident
+            }
+            let over = resident > limit
+            guard core.memoryExceeded.exchange(over, ordering: .relaxed) != over else { return }
+            if over {
+                core.logger.warning("resident memory \(resident / 1_048_576) MiB is over memory_limit \(limit / 1_048_576) MiB: refusing new PUBLISHes")
+            } else {
+                core.logger.notice("resident memory \(resident / 1_048_576) MiB is back under memory_limit: accepting PUBLISHes")
+            }
+        }
+    }
 
     private func bootstrap(for listener: ListenerConfiguration, index: Int, tls: TLSContextProvider?) -> ServerBootstrap {
         let core = self.core
@@ -248,8 +275,9 @@ public final class Broker: Sendable {
                 running.channels = []
                 running.sysTask = nil
                 running.reclaimTask = nil
+                running.memoryLimitTask = nil
             }
-            return (running.channels, [running.sysTask, running.reclaimTask])
+            return (running.channels, [running.sysTask, running.reclaimTask, running.memoryLimitTask])
         }
         for task in tasks { task?.cancel() }
         for channel in channels { try? await channel.close() }

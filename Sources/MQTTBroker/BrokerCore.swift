@@ -29,6 +29,10 @@ final class BrokerCore: Sendable {
     let persistence: (any BrokerPersistence)?
     /// Numbers sessions for the store; continues above the restored ones.
     private let sessionNumbers = Atomic<UInt64>(1)
+    /// Set while the process is above `memory_limit`; new PUBLISHes are refused meanwhile.
+    let memoryExceeded = Atomic<Bool>(false)
+    /// PUBLISHes refused over `memory_limit`, to rate-limit the log.
+    let refusedOverMemoryLimit = Atomic<Int>(0)
     /// Store failures logged so far, to rate-limit the log.
     private let persistenceFailures = Atomic<Int>(0)
 

@@ -213,6 +213,13 @@ extension ParleyConfiguration {
             state.configuration.maxQueuedBytes = value > 0 ? value : nil
         },
         ConfigurationKey(
+            "memory_limit", default: "0",
+            "Bytes of resident memory above which new PUBLISHes are refused (v5: PUBACK/PUBREC 0x97 Quota exceeded; 3.1.1: dropped) until it falls back; 0 means no limit."
+        ) { state, line throws(ConfigurationError) in
+            let value = try line.integer(in: 0...Int.max, expected: "a number of bytes (0 = no limit)")
+            state.configuration.memoryLimit = value > 0 ? value : nil
+        },
+        ConfigurationKey(
             "queue_qos0_messages", default: "false",
             "Also queue QoS 0 messages for disconnected persistent clients."
         ) { state, line throws(ConfigurationError) in

@@ -20,7 +20,7 @@ extension ParleyConfiguration {
         "global_plugin", "enable_control_api", "allow_zero_length_clientid", "auto_id_prefix",
         "clientid_prefixes", "check_retain_source",
         // Broker behaviour
-        "upgrade_outgoing_qos", "memory_limit", "global_max_clients", "global_max_connections",
+        "upgrade_outgoing_qos", "global_max_clients", "global_max_connections",
         // Bridge options beyond the supported ones
         "bridge_attempt_unsubscribe", "bridge_bind_address", "bridge_alpn", "bridge_identity", "bridge_psk",
         "bridge_require_ocsp", "bridge_tls_version", "bridge_ciphers", "bridge_ciphers_tls1.3",

@@ -58,4 +58,13 @@ public struct MemoryReclaimer: Sendable {
         peak = openConnections
         return true
     }
+
+    /// Returns free memory to the system now, whatever the connection count; false when
+    /// `malloc_trim` is not available.
+    @discardableResult
+    public static func trimNow() -> Bool {
+        guard let trim else { return false }
+        _ = trim(0)
+        return true
+    }
 }

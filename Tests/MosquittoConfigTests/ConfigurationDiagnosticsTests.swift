@@ -45,7 +45,7 @@ struct ConfigurationDiagnosticsTests {
             "auth_plugin /usr/lib/auth.so",
             "auth_opt_backends mysql", "plugin /usr/lib/dynsec.so", "plugin_opt_config_file x",
             "http_dir /var/www", "mount_point tenant/",
-            "psk_file /etc/psk", "max_qos 1", "memory_limit 100000", "socket_domain ipv4",
+            "psk_file /etc/psk", "max_qos 1", "socket_domain ipv4",
             "allow_zero_length_clientid false", "auto_id_prefix auto-", "upgrade_outgoing_qos true",
         ]
     )

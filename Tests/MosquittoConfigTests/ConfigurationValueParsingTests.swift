@@ -229,6 +229,13 @@ struct ConfigurationValueParsingTests {
         #expect(autosave.first?.message.contains("every change as it happens") == true)
     }
 
+    @Test("memory_limit is a number of bytes; 0 means no limit")
+    func memoryLimit() throws {
+        #expect(try Support.configuration("memory_limit 104857600").memoryLimit == 104_857_600)
+        #expect(try Support.configuration("memory_limit 0").memoryLimit == nil)
+        #expect(Support.error("memory_limit -5")?.kind == .invalidValue)
+    }
+
     @Test("Security keys are global unless per_listener_settings is true")
     func securityKeysScope() throws {
         let global = try Support.configuration("""

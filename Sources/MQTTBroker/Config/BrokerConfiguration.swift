@@ -105,6 +105,11 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// `nil` keeps everything in memory.
     public var persistence: PersistenceSettings?
 
+    /// `memory_limit`: while the process's resident memory is above this many bytes, new
+    /// PUBLISHes are refused (v5: 0x97 Quota exceeded; 3.1.1: dropped) so that a flood cannot
+    /// grow the broker without bound. `nil` = no limit.
+    public var memoryLimit: Int?
+
     // MARK: - Constants
 
     /// The port of the default listener.
@@ -142,6 +147,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         maxTopicAlias = Self.defaultMaxTopicAlias
         connectTimeout = .seconds(20)
         persistence = nil
+        memoryLimit = nil
     }
 
     /// Where local-only mode listens.

@@ -59,7 +59,17 @@ extension ConnectionHandler {
             return version == .v5 ? .notAuthorized : .success
         }
         if BrokerCore.isBrokerOwned(topic) { return .success }
-        let message = ApplicationMessage(publish: publish, topic: topic, publisher: client.clientIdentifier, now: .now())
+        if core.memoryExceeded.load(ordering: .relaxed) {
+            let refused = core.refusedOverMemoryLimit.add(1, ordering: .relaxed).newValue
+            core.statistics.publishDropped.add(1, ordering: .relaxed)
+            if refused == 1 || refused % 1000 == 0 {
+                logger.warning("refusing PUBLISH to \(topic): over memory_limit (\(refused) refused so far)")
+            }
+            return version == .v5 ? .quotaExceeded : .success
+        }
+        let message = ApplicationMessage(
+            publish: publish, topic: topic, publisher: client.clientIdentifier, now: .now(),
+            ownBytes: publish.qos != .atMostOnce || publish.retain || core.configuration.queueQoS0Messages)
         let receivers: Int
         if isReading {
             receivers = core.publish(message, from: client, into: &pendingDeliveries)

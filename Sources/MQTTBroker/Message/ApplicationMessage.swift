@@ -118,16 +118,29 @@ public struct ApplicationMessage: Sendable, Hashable {
     }
 
     /// Builds the routed form of an incoming PUBLISH whose topic alias has been resolved.
-    init(publish: PublishPacket, topic: String, publisher: String?, now: NIODeadline) {
+    ///
+    /// `ownBytes` copies the payload and correlation data out of the read buffer they were cut
+    /// from: a message that may be held (QoS 1/2 in a queue or in flight, a retained one)
+    /// would otherwise keep the whole buffer alive, up to 64 KiB for a 50-byte message, and
+    /// `max_queued_bytes` would count a fraction of what is held. A QoS 0 message written at
+    /// once is encoded into its own buffer anyway and needs no copy (unless
+    /// `queue_qos0_messages` may queue it).
+    init(publish: PublishPacket, topic: String, publisher: String?, now: NIODeadline, ownBytes: Bool = false) {
         var properties = publish.properties
         properties.topicAlias = nil
         properties.subscriptionIdentifiers = []
         let expiresAt = properties.messageExpiryInterval.map { now + .seconds(Int64($0)) }
         properties.messageExpiryInterval = nil
+        var payload = publish.payload
+        if ownBytes {
+            payload = ByteBuffer(bytes: payload.readableBytesView)
+            if let correlation = properties.correlationData { properties.correlationData = ByteBuffer(bytes: correlation.readableBytesView) }
+        }
         self.init(
-            topic: topic, payload: publish.payload, qos: publish.qos, retain: publish.retain, properties: properties,
+            topic: topic, payload: payload, qos: publish.qos, retain: publish.retain, properties: properties,
             expiresAt: expiresAt, publisherClientIdentifier: publisher)
     }
+
 
     func isExpired(at now: NIODeadline) -> Bool {
         guard let expiresAt else { return false }
