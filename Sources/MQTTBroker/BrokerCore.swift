@@ -45,6 +45,40 @@ final class BrokerCore: Sendable {
         self.persistence = hooks.persistence
     }
 
+    /// Per event loop, the connections whose acknowledgements wait for this tick's sync.
+    private let pendingSyncs = Mutex<[ObjectIdentifier: [NIOLoopBound<ConnectionHandler>]]>([:])
+
+    /// Whether acknowledgements wait for `persistence.sync()` (`persistence_fsync`).
+    var syncsBeforeAcknowledging: Bool { persistence?.syncsToDisk ?? false }
+
+    /// Holds `handler`'s writes until the store has synced, once at the end of this loop tick
+    /// for every connection that asks in it: one fsync covers the reads of many publishers.
+    func syncAtEndOfTick(_ handler: ConnectionHandler, on loop: any EventLoop) {
+        let key = ObjectIdentifier(loop)
+        let first = pendingSyncs.withLock { pending in
+            let first = pending[key] == nil
+            pending[key, default: []].append(NIOLoopBound(handler, eventLoop: loop))
+            return first
+        }
+        guard first else { return }
+        loop.execute { [self] in
+            let handlers = pendingSyncs.withLock { $0.removeValue(forKey: key) ?? [] }
+            syncNow()
+            for handler in handlers { handler.value.becameDurable() }
+        }
+    }
+
+    func syncNow() {
+        do {
+            try persistence?.sync()
+        } catch {
+            let failures = persistenceFailures.add(1, ordering: .relaxed).newValue
+            if failures == 1 || failures % 1000 == 0 {
+                logger.error("persistence: cannot sync (\(failures) failures so far): \(error)")
+            }
+        }
+    }
+
     func makeSessionID() -> UInt64 {
         sessionNumbers.add(1, ordering: .relaxed).oldValue
     }
@@ -427,8 +461,11 @@ struct LoopBatches {
             }
         }
         // Flights are stored before their PUBLISHes leave: a QoS 2 message resent after a
-        // crash keeps its packet identifier.
+        // crash keeps its packet identifier (and, with fsync, after a power cut).
         core.record(changes)
+        if !changes.isEmpty && core.syncsBeforeAcknowledging {
+            for connection in touched { connection.handler?.awaitDurability() }
+        }
         for connection in touched {
             if flushAtEndOfTick { connection.handler?.flushAtEndOfTick() } else { connection.handler?.flushIfNeeded() }
         }

@@ -136,13 +136,14 @@ def first_seen_in_order(values):
     return order
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_kill_9_loses_nothing_acknowledged(kind, tmp_path, request):
+@pytest.mark.parametrize("kind,fsync", [(k, False) for k in KINDS] + ([("parley", True)] if "parley" in KINDS else []))
+def test_kill_9_loses_nothing_acknowledged(kind, fsync, tmp_path, request):
     if kind == "mosquitto":
         request.applymarker(pytest.mark.xfail(reason="Mosquitto saves its database only periodically and on exit"))
     with shared_dir() as folder:
         # Queues hold the whole stream: what a queue limit drops is not what is tested here.
-        broker = persistent_broker(kind, tmp_path, folder, extra=["max_queued_messages 0"]).start()
+        extra = ["max_queued_messages 0"] + (["persistence_fsync true"] if fsync else [])
+        broker = persistent_broker(kind, tmp_path, folder, extra=extra).start()
         offline_id, online_id = unique("offline"), unique("online")
         offline, _ = resume(broker, V311, offline_id)
         offline.subscribe("stream/#", 2)

@@ -60,6 +60,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Set by a DISCONNECT that suppresses the will (reason 0x00).
     var willSuppressed = false
     var needsFlush = false
+    /// Writes wait for the store's sync at the end of this tick (`persistence_fsync`).
+    var awaitingSync = false
     /// A flush is queued for the end of this loop tick (`flushAtEndOfTick`).
     var flushScheduled = false
     /// Set between `channelRead` and `channelReadComplete`: messages routed meanwhile wait in
@@ -288,11 +290,25 @@ final class ConnectionHandler: ChannelInboundHandler {
         let changes = pendingDeliveries.changes
         pendingDeliveries.changes = []
         core.record(changes)
+        if core.syncsBeforeAcknowledging { awaitDurability() }
+    }
+
+    /// Holds this connection's writes (acknowledgements, flights) until the store has synced.
+    func awaitDurability() {
+        guard !awaitingSync, let context = channelContext else { return }
+        awaitingSync = true
+        core.syncAtEndOfTick(self, on: context.eventLoop)
+    }
+
+    /// The store synced what this connection waited for.
+    func becameDurable() {
+        awaitingSync = false
+        flushIfNeeded()
     }
 
     func flushIfNeeded() {
         recordPendingChanges()
-        guard needsFlush, let context = channelContext else { return }
+        guard needsFlush, !awaitingSync, let context = channelContext else { return }
         needsFlush = false
         context.flush()
         reportTraffic()
@@ -321,6 +337,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Closes after flushing what was written.
     func close() {
         guard let context = channelContext else { return }
+        syncIfWaiting()
         flushIfNeeded()
         context.close(promise: nil)
     }
@@ -332,12 +349,22 @@ final class ConnectionHandler: ChannelInboundHandler {
     func closeAfterReply() {
         guard let context = channelContext, !isLingering else { return }
         isLingering = true
+        syncIfWaiting()
         flushIfNeeded()
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         let promise = context.eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenFailure { _ in loopBound.value.close() }
         context.close(mode: .output, promise: promise)
         lingerTimer = context.eventLoop.scheduleTask(in: Self.lingerTimeout) { loopBound.value.close() }
+    }
+
+    /// A connection closing now cannot wait for the end of the tick: what it acknowledged is
+    /// synced first, so its last writes go out.
+    private func syncIfWaiting() {
+        recordPendingChanges()
+        guard awaitingSync else { return }
+        core.syncNow()
+        awaitingSync = false
     }
 
     /// Timers hold the handler in their closures until they fire: a closed connection cancels them.

@@ -14,8 +14,14 @@ public protocol BrokerPersistence: Sendable {
     /// Reads what was stored, once, before the listeners open. Damage the store can recover
     /// from is reported through `logger` and skipped; what is thrown stops the broker starting.
     func load(logger: Logger) throws(PersistenceError) -> PersistedState
-    /// Stores `changes` after everything recorded before. Returns when they are durable.
+    /// Stores `changes` after everything recorded before. When it returns they survive the
+    /// broker process dying (`kill -9`); if `syncsToDisk`, `sync` makes them survive a power cut.
     func record(_ changes: [PersistenceChange]) throws(PersistenceError)
+    /// Whether the broker must call `sync` before acknowledging what it recorded. The broker
+    /// then syncs once per event-loop tick for every connection that read in it (group commit).
+    var syncsToDisk: Bool { get }
+    /// Makes everything recorded so far survive a power cut.
+    func sync() throws(PersistenceError)
     /// Writes what is buffered and closes the store; the broker is stopping.
     func close()
 }

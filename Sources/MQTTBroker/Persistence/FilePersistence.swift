@@ -22,8 +22,9 @@ import Darwin
 ///
 /// `record` writes each group to the file before it returns: the changes are then in the
 /// operating system and survive the broker being killed (`kill -9`) or crashing. With `fsync`
-/// it also waits for the disk, so they survive a power cut. Event loops call it concurrently;
-/// a mutex orders the groups, and is held while encoding and writing them (and while
+/// the broker also calls `sync` (once per event-loop tick, for every connection that read in
+/// it) before acknowledging, so they survive a power cut. Event loops call it concurrently; a
+/// mutex orders the groups, and is held while encoding and writing them (and while
 /// compacting), never while syncing.
 public final class FilePersistence: BrokerPersistence {
     public let path: String
@@ -188,7 +189,13 @@ public final class FilePersistence: BrokerPersistence {
             }
             return locked.descriptor
         }
-        if syncsToDisk && descriptor >= 0 && fsync(descriptor) != 0 && errno != EBADF {
+        _ = descriptor
+    }
+
+    public func sync() throws(PersistenceError) {
+        let descriptor = state.withLock { $0.descriptor }
+        // A compaction that replaced the file meanwhile synced everything before it.
+        if descriptor >= 0 && fsync(descriptor) != 0 && errno != EBADF {
             throw PersistenceError(path: path, message: "fsync failed", errno: errno)
         }
     }
