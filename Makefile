@@ -4,12 +4,12 @@ SWIFT ?= swift
 CONFIG ?= config/parley.conf
 PYTEST_FLAGS ?= -q -p no:cacheprovider
 
-.PHONY: run test build unit-test integration-test deps-run deps-test paho-interop storm clean
+.PHONY: run test build unit-test integration-test fuzz deps-run deps-test paho-interop storm clean
 
 run: deps-run
 	$(SWIFT) run -c release parley serve -c $(CONFIG)
 
-test: deps-test build unit-test integration-test
+test: deps-test build unit-test integration-test fuzz
 
 build:
 	$(SWIFT) build --build-tests
@@ -19,6 +19,13 @@ unit-test:
 
 integration-test:
 	PARLEY_BIN=$$($(SWIFT) build --show-bin-path)/parley python3 -m pytest Tests/Integration $(PYTEST_FLAGS)
+
+# libFuzzer over the MQTT decoders and the persistence store's reader (Tests/Fuzz), with
+# AddressSanitizer, in a build folder of its own; FUZZ_SECONDS per run (CI: 60).
+FUZZ_SECONDS ?= 60
+fuzz:
+	PARLEY_FUZZ=1 $(SWIFT) build -c debug --build-path .build-fuzz --sanitize=fuzzer --sanitize=address --product ParleyFuzz
+	scripts/fuzz.sh .build-fuzz/debug/ParleyFuzz $(FUZZ_SECONDS)
 
 # Runs the Eclipse Paho interoperability suite (not part of the repository) against Parley.
 paho-interop: build

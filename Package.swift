@@ -1,4 +1,5 @@
 // swift-tools-version: 6.1
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -196,3 +197,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer target exists only for `make fuzz` (PARLEY_FUZZ=1 with --sanitize=fuzzer): it has
+// no `main`, so an ordinary build could not link it.
+if ProcessInfo.processInfo.environment["PARLEY_FUZZ"] != nil {
+    package.targets.append(.executableTarget(
+        name: "ParleyFuzz",
+        dependencies: ["MQTTCore", "MQTTBroker", .product(name: "NIOCore", package: "swift-nio")],
+        path: "Tests/Fuzz"))
+    package.products.append(.executable(name: "ParleyFuzz", targets: ["ParleyFuzz"]))
+}

@@ -96,6 +96,17 @@ public final class FilePersistence: BrokerPersistence {
         return state
     }
 
+    /// Reads a store's bytes without opening a file or writing anything: what `load` would
+    /// restore from them, with how many bytes it would skip as damaged. Never fails: every
+    /// input, however mangled, gives the state of its readable records (the fuzzer holds it to
+    /// that).
+    public static func inspect(_ bytes: some Collection<UInt8>) -> (state: PersistedState, damagedBytes: Int) {
+        var model = PersistenceModel()
+        let report = replay(ByteBuffer(bytes: bytes), into: &model)
+        let damaged = report.damage.reduce(0) { $0 + $1.bytes } + report.tornTail
+        return (model.persistedState(now: .now(), wallClock: Date()), damaged)
+    }
+
     /// What reading a log found: records used, and what was skipped.
     struct ReplayReport {
         var records = 0
