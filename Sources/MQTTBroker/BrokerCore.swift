@@ -51,8 +51,8 @@ final class BrokerCore: Sendable {
     /// Whether acknowledgements wait for `persistence.sync()` (`persistence_fsync`).
     var syncsBeforeAcknowledging: Bool { persistence?.syncsToDisk ?? false }
 
-    /// Holds `handler`'s writes until the store has synced, once at the end of this loop tick
-    /// for every connection that asks in it: one fsync covers the reads of many publishers.
+    /// Asks the store for a sync at the end of this loop tick, for every connection that asks
+    /// in it (one fsync covers the reads of many publishers), and tells each when it is done.
     func syncAtEndOfTick(_ handler: ConnectionHandler, on loop: any EventLoop) {
         let key = ObjectIdentifier(loop)
         let first = pendingSyncs.withLock { pending in
@@ -63,19 +63,31 @@ final class BrokerCore: Sendable {
         guard first else { return }
         loop.execute { [self] in
             let handlers = pendingSyncs.withLock { $0.removeValue(forKey: key) ?? [] }
-            syncNow()
-            for handler in handlers { handler.value.becameDurable() }
+            for handler in handlers { handler.value.syncRequested() }
+            persistence?.sync { [self] error in
+                if let error { reportSyncFailure(error) }
+                loop.execute {
+                    for handler in handlers { handler.value.becameDurable() }
+                }
+            }
         }
     }
 
-    func syncNow() {
-        do {
-            try persistence?.sync()
-        } catch {
-            let failures = persistenceFailures.add(1, ordering: .relaxed).newValue
-            if failures == 1 || failures % 1000 == 0 {
-                logger.error("persistence: cannot sync (\(failures) failures so far): \(error)")
-            }
+    /// Waits for a sync: for a connection closing now, whose last writes cannot wait.
+    func syncAndWait() {
+        guard let persistence else { return }
+        let done = DispatchSemaphore(value: 0)
+        persistence.sync { [self] error in
+            if let error { reportSyncFailure(error) }
+            done.signal()
+        }
+        done.wait()
+    }
+
+    private func reportSyncFailure(_ error: PersistenceError) {
+        let failures = persistenceFailures.add(1, ordering: .relaxed).newValue
+        if failures == 1 || failures % 1000 == 0 {
+            logger.error("persistence: cannot sync (\(failures) failures so far): \(error)")
         }
     }
 

@@ -60,8 +60,22 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Set by a DISCONNECT that suppresses the will (reason 0x00).
     var willSuppressed = false
     var needsFlush = false
-    /// Writes wait for the store's sync at the end of this tick (`persistence_fsync`).
-    var awaitingSync = false
+    /// Where this connection's writes stand with the store's sync (`persistence_fsync`): they
+    /// are flushed only when nothing it recorded waits for one.
+    enum SyncState {
+        case none
+        /// A sync is asked for at the end of this tick; what is recorded until then is covered.
+        case waitingForTick
+        /// The store is syncing; `recordedSince` says this connection recorded more since it
+        /// asked, which that sync may not cover.
+        case waitingForStore(recordedSince: Bool)
+    }
+
+    var syncState = SyncState.none
+    var awaitingSync: Bool {
+        if case .none = syncState { return false }
+        return true
+    }
     /// A flush is queued for the end of this loop tick (`flushAtEndOfTick`).
     var flushScheduled = false
     /// Set between `channelRead` and `channelReadComplete`: messages routed meanwhile wait in
@@ -295,15 +309,33 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Holds this connection's writes (acknowledgements, flights) until the store has synced.
     func awaitDurability() {
-        guard !awaitingSync, let context = channelContext else { return }
-        awaitingSync = true
-        core.syncAtEndOfTick(self, on: context.eventLoop)
+        switch syncState {
+        case .none:
+            guard let context = channelContext else { return }
+            syncState = .waitingForTick
+            core.syncAtEndOfTick(self, on: context.eventLoop)
+        case .waitingForTick:
+            break
+        case .waitingForStore:
+            syncState = .waitingForStore(recordedSince: true)
+        }
     }
 
-    /// The store synced what this connection waited for.
+    /// The end-of-tick sync this connection waits for has been asked of the store.
+    func syncRequested() {
+        if case .waitingForTick = syncState { syncState = .waitingForStore(recordedSince: false) }
+    }
+
+    /// The store synced what this connection had recorded when the sync was asked for; if it
+    /// recorded more since, those writes wait for the next one.
     func becameDurable() {
-        awaitingSync = false
-        flushIfNeeded()
+        guard case .waitingForStore(let recordedSince) = syncState else { return }
+        syncState = .none
+        if recordedSince {
+            awaitDurability()
+        } else {
+            flushIfNeeded()
+        }
     }
 
     func flushIfNeeded() {
@@ -363,8 +395,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func syncIfWaiting() {
         recordPendingChanges()
         guard awaitingSync else { return }
-        core.syncNow()
-        awaitingSync = false
+        core.syncAndWait()
+        syncState = .none
     }
 
     /// Timers hold the handler in their closures until they fire: a closed connection cancels them.

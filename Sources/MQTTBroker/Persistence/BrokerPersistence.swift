@@ -17,11 +17,14 @@ public protocol BrokerPersistence: Sendable {
     /// Stores `changes` after everything recorded before. When it returns they survive the
     /// broker process dying (`kill -9`); if `syncsToDisk`, `sync` makes them survive a power cut.
     func record(_ changes: [PersistenceChange]) throws(PersistenceError)
-    /// Whether the broker must call `sync` before acknowledging what it recorded. The broker
-    /// then syncs once per event-loop tick for every connection that read in it (group commit).
+    /// Whether the broker must wait for `sync` before acknowledging what it recorded. It then
+    /// asks once per event-loop tick for every connection that read in it (group commit) and
+    /// holds those connections' writes until `done` is called; the event loop serves the
+    /// others meanwhile.
     var syncsToDisk: Bool { get }
-    /// Makes everything recorded so far survive a power cut.
-    func sync() throws(PersistenceError)
+    /// Calls `done`, on any thread, once everything recorded before this call survives a power
+    /// cut (with the error, if it cannot be made to).
+    func sync(then done: @escaping @Sendable (PersistenceError?) -> Void)
     /// Writes what is buffered and closes the store; the broker is stopping.
     func close()
 }

@@ -22,10 +22,11 @@ import Darwin
 ///
 /// `record` writes each group to the file before it returns: the changes are then in the
 /// operating system and survive the broker being killed (`kill -9`) or crashing. With `fsync`
-/// the broker also calls `sync` (once per event-loop tick, for every connection that read in
-/// it) before acknowledging, so they survive a power cut. Event loops call it concurrently; a
-/// mutex orders the groups, and is held while encoding and writing them (and while
-/// compacting), never while syncing.
+/// the broker also waits for `sync` (asked once per event-loop tick, for every connection that
+/// read in it) before acknowledging, so they survive a power cut; fsync runs on a thread of the
+/// store's own, so event loops never wait for the disk. Event loops call `record`
+/// concurrently; a mutex orders the groups, and is held while encoding and writing them (and
+/// while compacting), never while syncing.
 public final class FilePersistence: BrokerPersistence {
     public let path: String
     public let syncsToDisk: Bool
@@ -35,9 +36,16 @@ public final class FilePersistence: BrokerPersistence {
         var descriptor: Int32 = -1
         var writtenSinceCompaction = 0
         var compactedSize = 0
+        /// Counts the groups written, so a sync knows what an earlier one already covered.
+        var groupsWritten: UInt64 = 0
     }
 
     private let state = Mutex(State())
+    /// Where fsync runs, off the event loops; one sync at a time, each covering every group
+    /// written before it started, so requests that queue up behind one cost nothing.
+    private let syncQueue = DispatchQueue(label: "parley.persistence.sync")
+    /// Groups known to be on disk; touched only on `syncQueue`.
+    private nonisolated(unsafe) var groupsSynced: UInt64 = 0
 
     /// Compaction runs when the log has grown by this much and by four times its compacted size.
     static let compactionMinimum = 64 * 1024 * 1024
@@ -194,6 +202,7 @@ public final class FilePersistence: BrokerPersistence {
             }
             guard buffer.readableBytes > 0 else { return -1 }
             try write(buffer, to: locked.descriptor)
+            locked.groupsWritten += 1
             locked.writtenSinceCompaction += buffer.readableBytes
             if locked.writtenSinceCompaction > max(Self.compactionMinimum, 4 * locked.compactedSize) {
                 try compact(&locked)
@@ -203,11 +212,17 @@ public final class FilePersistence: BrokerPersistence {
         _ = descriptor
     }
 
-    public func sync() throws(PersistenceError) {
-        let descriptor = state.withLock { $0.descriptor }
-        // A compaction that replaced the file meanwhile synced everything before it.
-        if descriptor >= 0 && fsync(descriptor) != 0 && errno != EBADF {
-            throw PersistenceError(path: path, message: "fsync failed", errno: errno)
+    public func sync(then done: @escaping @Sendable (PersistenceError?) -> Void) {
+        let wanted = state.withLock { $0.groupsWritten }
+        syncQueue.async { [self] in
+            guard groupsSynced < wanted else { return done(nil) }
+            let (descriptor, written) = state.withLock { ($0.descriptor, $0.groupsWritten) }
+            // A compaction that replaced the file meanwhile synced everything before it.
+            if descriptor >= 0 && fsync(descriptor) != 0 && errno != EBADF {
+                return done(PersistenceError(path: path, message: "fsync failed", errno: errno))
+            }
+            groupsSynced = max(groupsSynced, written)
+            done(nil)
         }
     }
 
@@ -327,6 +342,8 @@ public final class FilePersistence: BrokerPersistence {
     /// last changes, which then reach the file like any other.
     public func close() {
         let descriptor = state.withLock { $0.descriptor }
-        if descriptor >= 0 { _ = fsync(descriptor) }
+        syncQueue.sync {
+            if descriptor >= 0 { _ = fsync(descriptor) }
+        }
     }
 }

@@ -193,6 +193,24 @@ struct FilePersistenceTests {
         #expect(FileManager.default.contents(atPath: path) == foreign)
     }
 
+    @Test func aSyncCompletesOffTheCallersThreadAndCoversWhatWasRecorded() async throws {
+        let folder = Self.folder()
+        let store = FilePersistence(directory: folder, fsync: true)
+        _ = try store.load(logger: Self.logger)
+        #expect(store.syncsToDisk)
+        try store.record([.session(Self.header(1, "synced"))])
+        let error: PersistenceError? = await withCheckedContinuation { continuation in
+            store.sync { continuation.resume(returning: $0) }
+        }
+        #expect(error == nil)
+        // Nothing new recorded: a second sync has nothing to wait for.
+        let again: PersistenceError? = await withCheckedContinuation { continuation in
+            store.sync { continuation.resume(returning: $0) }
+        }
+        #expect(again == nil)
+        #expect(try FilePersistence(directory: folder).load(logger: Self.logger).sessions.count == 1)
+    }
+
     @Test func aMissingFolderIsCreated() throws {
         let folder = Self.folder() + "/nested/deeper"
         let store = FilePersistence(directory: folder)
