@@ -131,12 +131,15 @@ final class BrokerCore: Sendable {
     /// each other loop gets one hop and each subscriber one flush per read, not per message.
     func publish(_ message: ApplicationMessage, from client: ClientInfo?, into writes: inout LoopBatches) -> Int {
         if message.retain {
+            // `$SYS` is republished from live figures at every start: storing it would only
+            // bring back stale ones.
+            let stores = persistence != nil && !message.topic.hasPrefix("$SYS")
             if message.payload.readableBytes == 0 {
                 retainedStore.removeRetained(topic: message.topic)
-                if persistence != nil { writes.changes.append(.removeRetained(topic: message.topic)) }
+                if stores { writes.changes.append(.removeRetained(topic: message.topic)) }
             } else {
                 retainedStore.retain(message)
-                if persistence != nil { writes.changes.append(.retain(message)) }
+                if stores { writes.changes.append(.retain(message)) }
             }
         }
         for observer in hooks.observers { observer.messagePublished(message, by: client) }
