@@ -60,7 +60,26 @@ public final class PubSubHub: Sendable {
     struct HubState: Sendable {
         var sessions: [String: SessionRecord] = [:]
         var filters: [String: FilterRecord] = [:]
+        /// Which sessions subscribed to which MQTT filters (the filter as the value): a message
+        /// is matched with one walk down the levels, not against every session's filters, so a
+        /// hub serving thousands of page sessions routes in time that does not grow with them.
+        var topicIndex = SubscriptionTrie<String, String>()
+        /// Sessions with at least one handler on the global channel.
+        var globalSessions: Set<String> = []
         var closed = false
+
+        /// Brings the index in line with `session`'s record after its handlers changed.
+        mutating func reindex(session: String, from before: SessionRecord?, to after: SessionRecord?) {
+            let oldFilters = Set(before.map { Array($0.topics.keys) } ?? [])
+            let newFilters = Set(after.map { Array($0.topics.keys) } ?? [])
+            for filter in oldFilters.subtracting(newFilters) { _ = topicIndex.remove(key: session, filter: filter) }
+            for filter in newFilters.subtracting(oldFilters) { _ = topicIndex.insert(filter, for: session, filter: filter) }
+            if after?.global.isEmpty == false {
+                globalSessions.insert(session)
+            } else {
+                globalSessions.remove(session)
+            }
+        }
     }
 
     /// The hub's only MQTT subscription: every topic under the prefix, and the prefix itself.
@@ -181,6 +200,7 @@ public final class PubSubHub: Sendable {
             guard !state.closed, var record = state.sessions[session] else {
                 throw PubSubError(.hubClosed, "the PubSub hub or session '\(session)' is closed")
             }
+            let before = record
             let entry = HandlerEntry(key: key, handler: handler, onRemove: onRemove)
             if topic == nil {
                 Self.upsert(entry, into: &record.global)
@@ -188,6 +208,7 @@ public final class PubSubHub: Sendable {
                 Self.upsert(entry, into: &record.topics[filter, default: []])
             }
             state.sessions[session] = record
+            state.reindex(session: session, from: before, to: record)
             return acquire(brokerFilter, for: session, in: &state)
         }
         do {
@@ -236,6 +257,7 @@ public final class PubSubHub: Sendable {
         if case .topic(let topic) = removal { topicFilter = try mapping.mqttFilter(for: topic) } else { topicFilter = nil }
         let (removed, failure) = state.withLock { state -> ([HandlerEntry], MosquittoError?) in
             guard var record = state.sessions[session] else { return ([], nil) }
+            let previous = record
             let before = Self.entries(of: record)
             switch removal {
             case .global:
@@ -253,6 +275,7 @@ public final class PubSubHub: Sendable {
                 record.topics = [:]
             }
             state.sessions[session] = record
+            state.reindex(session: session, from: previous, to: record)
             let after = Set(Self.entries(of: record).map { "\($0.channel ?? "")\u{0}\($0.entry.key)" })
             let removed = before.filter { !after.contains("\($0.channel ?? "")\u{0}\($0.entry.key)") }.map(\.entry)
             let stillSubscribed = !record.global.isEmpty || !record.topics.isEmpty
@@ -320,13 +343,14 @@ public final class PubSubHub: Sendable {
         in state: HubState, mqttTopic: String, isGlobal: Bool, excluding: String?
     ) -> [(SessionMailbox, SessionMailbox.Channel)] {
         var targets: [(SessionMailbox, SessionMailbox.Channel)] = []
-        for (id, record) in state.sessions where id != excluding {
-            if isGlobal {
-                if !record.global.isEmpty { targets.append((record.mailbox, .global)) }
-            } else {
-                for filter in record.topics.keys where TopicMatcher.matches(filter: filter, topic: mqttTopic) {
-                    targets.append((record.mailbox, .topic(filter: filter)))
-                }
+        if isGlobal {
+            for id in state.globalSessions where id != excluding {
+                if let record = state.sessions[id] { targets.append((record.mailbox, .global)) }
+            }
+        } else {
+            state.topicIndex.forEachMatch(topic: mqttTopic) { id, filter in
+                guard id != excluding, let record = state.sessions[id] else { return }
+                targets.append((record.mailbox, .topic(filter: filter)))
             }
         }
         return targets

@@ -67,4 +67,30 @@ struct LoadTests {
             print("load on \(kind): \(expected * sessions) deliveries in \(ContinuousClock.now - start)")
         }
     }
+
+    /// The hub matches a message with one walk of its subscription trie: among a thousand
+    /// sessions on their own topics, only the addressed one and a wildcard watcher get it.
+    @Test(arguments: BrokerKind.allCases)
+    func aMessageReachesOnlyTheSessionsWhoseTopicsMatchAmongAThousand(_ kind: BrokerKind) async throws {
+        let sessions = 1000
+        try await withCluster(kind, hubs: 1, qos: 1) { cluster in
+            let counts = Mutex([String: Int]())
+            for index in 0..<sessions {
+                let session = cluster.session("s\(index)", hub: 0)
+                try await session.subscribeTopic("room/\(index)") { (_: String, _: String) in
+                    counts.withLock { $0["s\(index)", default: 0] += 1 }
+                }
+            }
+            let watcher = cluster.session("watcher", hub: 0)
+            try await watcher.subscribeTopic("room/+") { (_: String, _: String) in
+                counts.withLock { $0["watcher", default: 0] += 1 }
+            }
+            let sender = cluster.session("sender", hub: 0)
+            try await sender.sendAllOnTopic("room/7", "seven")
+            try await sender.sendAllOnTopic("room/999", "last")
+            let expected = ["s7": 1, "s999": 1, "watcher": 2]
+            let arrived = await eventually(timeout: .seconds(10)) { counts.withLock { $0 } == expected }
+            #expect(arrived, "\(counts.withLock { $0 })")
+        }
+    }
 }
