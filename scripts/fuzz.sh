@@ -45,5 +45,13 @@ write("store-records", bytes([4]) + b"".join(bytes([t, len(b)]) + b for t, b in 
 PY
 artifacts=${FUZZ_ARTIFACTS:-.build-fuzz/artifacts}
 mkdir -p "$artifacts"
+status=0
 "$binary" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -artifact_prefix="$artifacts/" \
-    -print_final_stats=1 "$work/corpus" 2>&1 | tail -n 25
+    -print_final_stats=1 "$work/corpus" > "$work/log" 2>&1 || status=$?
+tail -n 25 "$work/log"
+[ "$status" = 0 ] || exit "$status"
+# A binary built without coverage runs every input blind and finds nothing: that is a failure.
+if grep -q "no interesting inputs were found" "$work/log" || ! grep -q "cov: [1-9]" "$work/log"; then
+    echo "fuzz.sh: the fuzz target reports no coverage; it was built without -sanitize=fuzzer" >&2
+    exit 1
+fi
