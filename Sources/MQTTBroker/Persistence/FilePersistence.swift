@@ -190,7 +190,7 @@ public final class FilePersistence: BrokerPersistence {
 
     public func record(_ changes: [PersistenceChange]) throws(PersistenceError) {
         guard !changes.isEmpty else { return }
-        let descriptor = try state.withLock { (locked: inout State) throws(PersistenceError) -> Int32 in
+        try state.withLock { (locked: inout State) throws(PersistenceError) in
             var buffer = ByteBufferAllocator().buffer(capacity: 256)
             let now = NIODeadline.now()
             let wallClock = Date()
@@ -200,16 +200,14 @@ public final class FilePersistence: BrokerPersistence {
                     record.encode(into: &buffer)
                 }
             }
-            guard buffer.readableBytes > 0 else { return -1 }
+            guard buffer.readableBytes > 0 else { return }
             try write(buffer, to: locked.descriptor)
             locked.groupsWritten += 1
             locked.writtenSinceCompaction += buffer.readableBytes
             if locked.writtenSinceCompaction > max(Self.compactionMinimum, 4 * locked.compactedSize) {
                 try compact(&locked)
             }
-            return locked.descriptor
         }
-        _ = descriptor
     }
 
     public func sync(then done: @escaping @Sendable (PersistenceError?) -> Void) {
@@ -233,9 +231,8 @@ public final class FilePersistence: BrokerPersistence {
     ) -> [StoreRecord] {
         func stored(_ message: ApplicationMessage, into records: inout [StoreRecord]) -> UInt64 {
             if let id = model.number(of: message) { return id }
-            let record = model.store(message, now: now, wallClock: wallClock)
+            let (id, record) = model.messageRecord(for: message, now: now, wallClock: wallClock)
             records.append(record)
-            guard case .message(let id, _, _) = record else { return 0 }
             return id
         }
         var records: [StoreRecord] = []

@@ -51,14 +51,13 @@ struct PersistenceModel {
         numbers[message.identity]
     }
 
-    /// Stores `message` under a new number; returns the record that says so.
-    mutating func store(_ message: ApplicationMessage, now: NIODeadline, wallClock: Date) -> StoreRecord {
+    /// A new number for `message` and the record that stores it under that number (applying
+    /// the record adds it), its expiry turned into wall-clock time.
+    mutating func messageRecord(for message: ApplicationMessage, now: NIODeadline, wallClock: Date) -> (UInt64, StoreRecord) {
         let id = nextMessageID
         nextMessageID += 1
         let expiresAt = message.expiresAt.map { wallClock.addingTimeInterval(Double(($0 - now).nanoseconds) / 1e9) }
-        messages[id] = Stored(message: message, expiresAt: expiresAt, references: 0)
-        numbers[message.identity] = id
-        return .message(id: id, message, expiresAt: expiresAt)
+        return (id, .message(id: id, message, expiresAt: expiresAt))
     }
 
     func hasSession(_ sessionID: UInt64) -> Bool { sessions[sessionID] != nil }

@@ -56,16 +56,12 @@ struct SessionState: Sendable {
         case dropped(DropReason)
     }
 
-    /// Whether the store should hear of `delivery` when it is routed here (as `.queued`): a
-    /// persistent session keeps what it must still send, QoS 0 only while it is away and
-    /// `queue_qos0_messages` is on.
-    func storesDelivery(_ delivery: Delivery) -> Bool {
-        persists && (delivery.qos != .atMostOnce || (!isConnected && limits.queueQoS0WhileOffline))
-    }
-
-    /// `sessionID` when `storesDelivery(delivery)`, for the routing side's `.queued` change.
+    /// `sessionID` when the store should hear of `delivery` as it is routed here (as
+    /// `.queued`), else nil: a persistent session keeps what it must still send, QoS 0 only
+    /// while it is away and `queue_qos0_messages` is on.
     func storedSessionID(for delivery: Delivery) -> UInt64? {
-        storesDelivery(delivery) ? sessionID : nil
+        let stores = persists && (delivery.qos != .atMostOnce || (!isConnected && limits.queueQoS0WhileOffline))
+        return stores ? sessionID : nil
     }
 
     private var persists: Bool { recordsChanges && expiryInterval > 0 }
