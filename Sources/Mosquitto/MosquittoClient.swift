@@ -2,22 +2,16 @@ import CMosquitto
 import Foundation
 import Synchronization
 
-/// `mosquitto_lib_init` must run once per process before any client exists.
-private let libraryReady: Bool = {
-    mosquitto_lib_init()
-    return true
-}()
-
 /// A small, safe MQTT client over libmosquitto.
 ///
-/// libmosquitto runs its network loop on its own thread (`mosquitto_loop_start`) and calls back
-/// on that thread while holding its own mutex. The callbacks here therefore only move data into
-/// Swift concurrency (resuming a continuation, yielding into a stream) and never run user code.
-/// All Swift-side state is in `state`'s mutex; `handle` is only passed to libmosquitto
-/// functions, which lock internally and may be called from any thread. After the first
-/// `connect`, the loop thread reconnects with back-off by itself, and subscriptions are renewed
-/// whenever the broker has no session for the client.
-public final class MosquittoClient: @unchecked Sendable {
+/// libmosquitto is driven by a network thread of the client's own (`MosquittoLink`), which
+/// calls back here while holding libmosquitto's mutex: the callbacks only move data into Swift
+/// concurrency (resuming a continuation, yielding into a stream) and never run user code. All
+/// Swift-side bookkeeping is in `state`'s mutex; libmosquitto's functions lock internally and
+/// are called from any thread. After the first accepted connection, the network thread
+/// reconnects with back-off by itself, and subscriptions are renewed whenever the broker has
+/// no session for the client. Letting go of the client ends its thread and closes its socket.
+public final class MosquittoClient: MosquittoLinkDelegate, @unchecked Sendable {
     /// Connection state changes, for callers that want to show or log them.
     public enum Event: Sendable, Hashable {
         case connected(sessionPresent: Bool)
@@ -26,20 +20,18 @@ public final class MosquittoClient: @unchecked Sendable {
     }
 
     public let configuration: MosquittoConfiguration
-    /// Every message received on any subscription, in arrival order. Unbounded: the consumer
-    /// is expected to keep up (PubSubHub dispatches to per-session queues immediately).
-    public let messages: AsyncStream<MosquittoMessage>
+    /// Every message received on any subscription, in arrival order, bounded by
+    /// `configuration.receiveBuffer`: while the consumer lags that far behind, the client stops
+    /// reading from the broker.
+    public let messages: MosquittoMessages
     public let events: AsyncStream<Event>
 
-    private let handle: OpaquePointer
-    private let messageSink: AsyncStream<MosquittoMessage>.Continuation
+    private let link: MosquittoLink
+    private let inbox: MosquittoInbox
     private let eventSink: AsyncStream<Event>.Continuation
     private let state = Mutex(State())
-    /// Stops and starts the loop thread, one thing at a time (`disconnect` and `restartLoop`).
-    private let lifecycle = DispatchQueue(label: "parley.mosquitto.lifecycle")
-    /// The thread that last ran a callback (libmosquitto's loop thread), so that `deinit` knows
-    /// when it runs there.
-    private let loopThread = Atomic<UInt>(0)
+
+    private var handle: OpaquePointer { link.handle }
 
     private struct Subscription: Sendable {
         var qos: Int32
@@ -70,84 +62,26 @@ public final class MosquittoClient: @unchecked Sendable {
         /// Filters to renew after a reconnection to a broker without our session.
         var subscriptions: [String: Subscription] = [:]
         var isConnected = false
-        var loopStarted = false
-        /// Set from a broker's DISCONNECT until the loop thread has been started again.
-        var restarting = false
         var closed = false
     }
 
     public init(configuration: MosquittoConfiguration) throws(MosquittoError) {
-        _ = libraryReady
         self.configuration = configuration
-        guard let handle = mosquitto_new(configuration.clientIdentifier, configuration.cleanSession, nil) else {
-            throw MosquittoError(operation: "create a libmosquitto client", code: Int32(MOSQ_ERR_NOMEM.rawValue), message: "mosquitto_new failed")
-        }
-        self.handle = handle
-        (messages, messageSink) = AsyncStream.makeStream(of: MosquittoMessage.self)
+        let link = try MosquittoLink(configuration: configuration)
+        self.link = link
+        inbox = MosquittoInbox(limit: configuration.receiveBuffer) { [weak link] in link?.wake() }
+        messages = MosquittoMessages(inbox: inbox)
         (events, eventSink) = AsyncStream.makeStream(of: Event.self)
-        do {
-            try configure()
-        } catch {
-            mosquitto_destroy(handle)
-            throw error
-        }
-        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
-        installCallbacks()
+        link.delegate = self
     }
 
     deinit {
-        messageSink.finish()
+        inbox.finish()
         eventSink.finish()
-        let handle = LibraryHandle(pointer: handle)
-        if pthread_equal(pthread_self(), pthread_t(loopThread.load(ordering: .acquiring))) != 0 {
-            // The loop thread let go of the last reference, in a callback: it cannot stop and
-            // join itself. Later callbacks on it find no client, and another thread stops it.
-            mosquitto_user_data_set(handle.pointer, nil)
-            DispatchQueue.global().async { handle.destroy() }
-        } else {
-            // Stops and joins the loop thread before the callbacks' user data goes away.
-            handle.destroy()
-        }
-    }
-
-    /// The libmosquitto client, carried to the thread that destroys it.
-    private struct LibraryHandle: @unchecked Sendable {
-        let pointer: OpaquePointer
-
-        func destroy() {
-            mosquitto_loop_stop(pointer, true)
-            mosquitto_destroy(pointer)
-        }
+        link.submit(.shutDown)
     }
 
     private var isV5: Bool { configuration.protocolVersion == .v5 }
-
-    private func configure() throws(MosquittoError) {
-        func check(_ code: Int32, _ operation: String) throws(MosquittoError) {
-            guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else { throw .library(code, operation) }
-        }
-        let version = isV5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311
-        try check(mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, version), "select the MQTT version")
-        try check(
-            mosquitto_reconnect_delay_set(
-                handle, UInt32(configuration.reconnectDelay.lowerBound), UInt32(configuration.reconnectDelay.upperBound), true),
-            "set the reconnect delay")
-        if configuration.username != nil || configuration.password != nil {
-            try check(mosquitto_username_pw_set(handle, configuration.username, configuration.password), "set the user name and password")
-        }
-        if let tls = configuration.tls {
-            try check(mosquitto_tls_set(handle, tls.caFile, tls.caPath, tls.certificateFile, tls.keyFile, nil), "configure TLS")
-            if tls.insecure { try check(mosquitto_tls_insecure_set(handle, true), "disable TLS host name checks") }
-        }
-        if let will = configuration.will {
-            var properties = isV5 ? try will.properties.makeList() : nil
-            let code = will.payload.withUnsafeBytes { bytes in
-                mosquitto_will_set_v5(handle, will.topic, Int32(bytes.count), bytes.baseAddress, Int32(will.qos), will.retain, properties)
-            }
-            if code != Int32(MOSQ_ERR_SUCCESS.rawValue) { mosquitto_property_free_all(&properties) }
-            try check(code, "set the will")
-        }
-    }
 
     // MARK: Connecting
 
@@ -156,38 +90,9 @@ public final class MosquittoClient: @unchecked Sendable {
     public func connect() async throws {
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
             state.withLock { $0.connectWaiter = waiter }
-            // mosquitto_connect resolves and dials synchronously: keep it off the cooperative pool.
-            DispatchQueue.global().async { [self] in
-                do throws(MosquittoError) {
-                    try dial(configuration.host, configuration.port)
-                } catch {
-                    failConnect(error)
-                    return
-                }
-                let startLoop = state.withLock { state -> Bool in
-                    defer { state.loopStarted = true }
-                    return !state.loopStarted
-                }
-                if startLoop {
-                    let loop = mosquitto_loop_start(handle)
-                    if loop != Int32(MOSQ_ERR_SUCCESS.rawValue) { failConnect(.library(loop, "start the network loop")) }
-                }
-            }
-        }
-    }
-
-    /// Opens the TCP connection and queues CONNECT (with the session expiry under MQTT 5);
-    /// blocking, so callers run it on a dispatch queue.
-    private func dial(_ host: String, _ port: Int) throws(MosquittoError) {
-        var properties: OpaquePointer?
-        if isV5, let expiry = configuration.sessionExpiryInterval {
-            mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue), expiry)
-        }
-        let code = mosquitto_connect_bind_v5(handle, host, Int32(port), Int32(configuration.keepAlive), nil, properties)
-        let systemError = errno
-        mosquitto_property_free_all(&properties)
-        guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) else {
-            throw .library(code, "connect to \(host):\(port)", errno: systemError)
+            link.submit(.dial(host: configuration.host, port: configuration.port, keepRetrying: false) { [weak self] error in
+                if let error { self?.failConnect(error) }
+            })
         }
     }
 
@@ -201,41 +106,21 @@ public final class MosquittoClient: @unchecked Sendable {
 
     public var isConnected: Bool { state.withLock { $0.isConnected } }
 
-    /// Moves the link to another broker (a bridge failing over): stops the network loop,
-    /// connects to `host:port` and starts the loop again. Unacknowledged QoS 1/2 messages stay
-    /// queued and go to the new broker; subscriptions are renewed there. Throws if `host:port`
-    /// cannot be reached; the client is then idle until the next call.
+    /// Moves the link to another broker (a bridge failing over): closes the current connection,
+    /// connects to `host:port`, and retries there after losses. Unacknowledged QoS 1/2 messages
+    /// stay queued and go to the new broker; subscriptions are renewed there. Throws if
+    /// `host:port` cannot be reached; the client is then idle until the next call.
     public func reconnect(to host: String, port: Int) async throws {
+        guard !state.withLock({ $0.closed }) else { throw MosquittoError.notConnected }
         try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
-            lifecycle.async { [self] in
-                guard !state.withLock({ $0.closed }) else {
-                    done.resume(throwing: MosquittoError.notConnected)
-                    return
-                }
-                mosquitto_loop_stop(handle, true)
-                state.withLock {
-                    $0.loopStarted = false
-                    $0.restarting = false
-                }
-                do throws(MosquittoError) {
-                    try dial(host, port)
-                } catch {
-                    done.resume(throwing: error)
-                    return
-                }
-                state.withLock { $0.loopStarted = true }
-                let loop = mosquitto_loop_start(handle)
-                if loop != Int32(MOSQ_ERR_SUCCESS.rawValue) {
-                    done.resume(throwing: MosquittoError.library(loop, "start the network loop"))
-                } else {
-                    done.resume()
-                }
-            }
+            link.submit(.dial(host: host, port: port, keepRetrying: true) { error in
+                if let error { done.resume(throwing: error) } else { done.resume() }
+            })
         }
     }
 
     /// Waits (up to `drainTimeout`) for publishes still awaiting their acknowledgement, sends
-    /// DISCONNECT, stops the network loop and fails whatever still waits. Without the wait, a
+    /// DISCONNECT, ends the network thread and fails whatever still waits. Without the wait, a
     /// message handed over just before would be lost when the socket closes under it.
     public func disconnect(drainTimeout: Duration = .seconds(3)) async {
         let wasOpen = state.withLock { state -> Bool in
@@ -249,16 +134,8 @@ public final class MosquittoClient: @unchecked Sendable {
         {
             try? await Task.sleep(for: .milliseconds(10))
         }
-        if isV5 {
-            mosquitto_disconnect_v5(handle, 0, nil)
-        } else {
-            mosquitto_disconnect(handle)
-        }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            lifecycle.async { [self] in
-                mosquitto_loop_stop(handle, false)
-                done.resume()
-            }
+            link.submit(.disconnect { done.resume() })
         }
         let (publishes, subscribes, connect) = state.withLock { state in
             defer {
@@ -272,9 +149,12 @@ public final class MosquittoClient: @unchecked Sendable {
         for waiter in publishes { waiter.resume(throwing: MosquittoError.notConnected) }
         for waiter in subscribes { waiter.resume(throwing: MosquittoError.notConnected) }
         connect?.resume(throwing: MosquittoError.notConnected)
-        messageSink.finish()
+        inbox.finish()
         eventSink.finish()
     }
+
+    /// Messages received and not yet taken from `messages`, and their payload bytes.
+    public var receiveBacklog: (messages: Int, bytes: Int) { inbox.depth }
 
     // MARK: Publishing
 
@@ -329,6 +209,7 @@ public final class MosquittoClient: @unchecked Sendable {
         let code = payload.withUnsafeBytes { bytes in
             mosquitto_publish_v5(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, Int32(qos), retain, list)
         }
+        link.wake()
         // A QoS 1/2 message is queued in libmosquitto before it tries to send it: if that try
         // fails on the connection (none yet, or one just lost), the message waits there and goes
         // out after reconnection. Only QoS 0 is really lost.
@@ -363,6 +244,7 @@ public final class MosquittoClient: @unchecked Sendable {
             var properties = subscription.properties()
             let code = mosquitto_subscribe_v5(handle, &mid, filter, subscription.qos, subscription.options, properties)
             mosquitto_property_free_all(&properties)
+            link.wake()
             if code == Int32(MOSQ_ERR_NO_CONN.rawValue) {
                 waiter.resume(returning: [subscription.qos])
                 return
@@ -391,49 +273,19 @@ public final class MosquittoClient: @unchecked Sendable {
     public func unsubscribe(_ filter: String) throws(MosquittoError) {
         _ = state.withLock { $0.subscriptions.removeValue(forKey: filter) }
         let code = mosquitto_unsubscribe_v5(handle, nil, filter, nil)
+        link.wake()
         guard code == Int32(MOSQ_ERR_SUCCESS.rawValue) || code == Int32(MOSQ_ERR_NO_CONN.rawValue) else {
             throw .library(code, "unsubscribe from '\(filter)'")
         }
     }
 
-    // MARK: Callbacks (libmosquitto's thread, its mutex held: hand over data only)
+    // MARK: The network thread (libmosquitto's callback mutex held: hand over data only)
 
-    private func installCallbacks() {
-        mosquitto_connect_v5_callback_set(handle) { _, context, code, flags, _ in
-            MosquittoClient.from(context)?.didConnect(code: code, flags: flags)
-        }
-        mosquitto_disconnect_v5_callback_set(handle) { _, context, code, _ in
-            MosquittoClient.from(context)?.didDisconnect(code: code)
-        }
-        mosquitto_publish_v5_callback_set(handle) { _, context, mid, reason, _ in
-            MosquittoClient.from(context)?.didPublish(mid: mid, reason: reason)
-        }
-        mosquitto_subscribe_v5_callback_set(handle) { _, context, mid, count, granted, _ in
-            let codes = (0..<Int(count)).map { granted?[$0] ?? 0x80 }
-            MosquittoClient.from(context)?.didSubscribe(mid: mid, granted: codes)
-        }
-        mosquitto_message_v5_callback_set(handle) { _, context, message, properties in
-            guard let client = MosquittoClient.from(context), let message = message?.pointee, let topic = message.topic else {
-                return
-            }
-            let payload = message.payloadlen > 0 && message.payload != nil
-                ? Data(bytes: message.payload, count: Int(message.payloadlen)) : Data()
-            client.messageSink.yield(MosquittoMessage(
-                topic: String(cString: topic), payload: payload, qos: Int(message.qos), retain: message.retain,
-                properties: MosquittoProperties(reading: properties)))
-        }
-    }
+    var linkCanReceive: Bool { inbox.hasRoom }
 
-    /// The client a callback is for, or nil once it is being destroyed; notes the loop thread.
-    private static func from(_ context: UnsafeMutableRawPointer?) -> MosquittoClient? {
-        guard let context else { return nil }
-        let client = Unmanaged<MosquittoClient>.fromOpaque(context).takeUnretainedValue()
-        client.loopThread.store(UInt(pthread_self()), ordering: .releasing)
-        return client
-    }
+    func linkDidReceive(_ message: MosquittoMessage) { inbox.push(message) }
 
-    private func didConnect(code: Int32, flags: Int32) {
-        let sessionPresent = flags & 1 != 0
+    func linkDidConnect(code: Int32, sessionPresent: Bool) {
         let (waiter, renew) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, [String: Subscription]) in
             defer { state.connectWaiter = nil }
             if code == 0 { state.isConnected = true }
@@ -463,51 +315,19 @@ public final class MosquittoClient: @unchecked Sendable {
         }
     }
 
-    private func didDisconnect(code: Int32) {
-        let (waiter, restart) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, Bool) in
+    func linkDidDisconnect(code: Int32) {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
             defer {
                 state.connectWaiter = nil
                 state.isConnected = false
             }
-            // A lost connection comes with a MOSQ_ERR_* code (below 0x80) and libmosquitto
-            // retries it. A DISCONNECT from the broker (reason 0 or >= 0x80; our own DISCONNECT
-            // also gives 0, but then `closed` is set) makes libmosquitto 2.0 mark the client
-            // disconnected, and its loop thread ends without ever reconnecting. Restart it,
-            // except when another client took the session over (0x8E): reconnecting would
-            // take it back, and so on.
-            let fromBroker = (code == 0 || code >= 0x80) && code != 0x8E
-            let restart = fromBroker && !state.closed && state.loopStarted && state.connectWaiter == nil && !state.restarting
-            if restart { state.restarting = true }
-            return (state.connectWaiter, restart)
+            return state.connectWaiter
         }
         waiter?.resume(throwing: MosquittoError.library(code, "connect to \(configuration.host):\(configuration.port)"))
         eventSink.yield(.disconnected(code: code))
-        if restart { lifecycle.async { [weak self] in self?.restartLoop() } }
     }
 
-    /// After a broker's DISCONNECT: joins the loop thread libmosquitto ended, reconnects and
-    /// starts a new one. While the broker refuses, retries here with the configured back-off
-    /// (libmosquitto's formula): a loop thread started after a refused attempt never retries by
-    /// itself (with 2.0.11 it stays in its wait for a first connect). Messages queued meanwhile
-    /// (QoS 1 and 2) are sent once connected, and subscriptions are renewed in `didConnect`.
-    private func restartLoop(attempt: Int = 0) {
-        if attempt == 0 { mosquitto_loop_stop(handle, false) }
-        // `reconnect(to:port:)` may have brought the link back meanwhile.
-        guard !state.withLock({ $0.closed || (attempt > 0 && !$0.restarting) }) else { return }
-        if mosquitto_reconnect_async(handle) == Int32(MOSQ_ERR_SUCCESS.rawValue) {
-            state.withLock { $0.restarting = false }
-            mosquitto_loop_start(handle)
-            return
-        }
-        let delays = configuration.reconnectDelay
-        let delay = min(delays.upperBound, delays.lowerBound * (attempt + 1) * (attempt + 1))
-        // Weak: a client its owner let go of stops retrying and is freed.
-        lifecycle.asyncAfter(deadline: .now() + .seconds(max(delay, 1))) { [weak self] in
-            self?.restartLoop(attempt: attempt + 1)
-        }
-    }
-
-    private func didPublish(mid: Int32, reason: Int32) {
+    func linkDidPublish(mid: Int32, reason: Int32) {
         let waiter = state.withLock { state -> CheckedContinuation<Void, any Error>? in
             if let size = state.unawaitedPublishes.removeValue(forKey: mid) {
                 state.unawaitedBytes -= size
@@ -520,7 +340,7 @@ public final class MosquittoClient: @unchecked Sendable {
         if let waiter { Self.finish(waiter, code: reason, topic: "") }
     }
 
-    private func didSubscribe(mid: Int32, granted: [Int32]) {
+    func linkDidSubscribe(mid: Int32, granted: [Int32]) {
         let waiter = state.withLock { state -> CheckedContinuation<[Int32], any Error>? in
             if state.renewals.remove(mid) != nil { return nil }
             if let waiter = state.subscribeWaiters.removeValue(forKey: mid) { return waiter }

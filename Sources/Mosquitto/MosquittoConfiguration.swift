@@ -28,6 +28,21 @@ public struct MosquittoConfiguration: Sendable {
         }
     }
 
+    /// How much received input may wait for the consumer of `MosquittoClient.messages`. Once
+    /// either bound is reached the client stops reading its socket until the consumer has taken
+    /// half of it, so a slow consumer holds the broker back through TCP instead of growing this
+    /// process. libmosquitto acknowledges a QoS 1/2 message before handing it over, so what sits
+    /// here is the part a crash of this process can lose: keep it small where that matters.
+    public struct ReceiveBuffer: Sendable, Hashable {
+        public var messages: Int
+        public var bytes: Int
+
+        public init(messages: Int = 1000, bytes: Int = 16 << 20) {
+            self.messages = max(messages, 1)
+            self.bytes = max(bytes, 1)
+        }
+    }
+
     public var host: String
     public var port: Int
     public var clientIdentifier: String
@@ -44,12 +59,13 @@ public struct MosquittoConfiguration: Sendable {
     public var tls: TLS?
     /// Reconnection back-off: first delay and the most it grows to (seconds, doubling).
     public var reconnectDelay: ClosedRange<Int>
+    public var receiveBuffer: ReceiveBuffer
 
     public init(
         host: String = "127.0.0.1", port: Int = 1883, clientIdentifier: String = "parley-" + UUID().uuidString.prefix(8),
         keepAlive: Int = 30, cleanSession: Bool = true, sessionExpiryInterval: UInt32? = nil, protocolVersion: ProtocolVersion = .v5,
         username: String? = nil, password: String? = nil, will: Will? = nil, tls: TLS? = nil,
-        reconnectDelay: ClosedRange<Int> = 1...30
+        reconnectDelay: ClosedRange<Int> = 1...30, receiveBuffer: ReceiveBuffer = .init()
     ) {
         self.host = host
         self.port = port
@@ -63,5 +79,6 @@ public struct MosquittoConfiguration: Sendable {
         self.will = will
         self.tls = tls
         self.reconnectDelay = reconnectDelay
+        self.receiveBuffer = receiveBuffer
     }
 }
