@@ -14,11 +14,13 @@ test: deps-test build unit-test integration-test fuzz
 build:
 	$(SWIFT) build --build-tests
 
+# Suites run in parallel and each starts brokers and clients: allow the descriptors the hard
+# limit allows (a fresh machine's soft limit is often 1,024).
 unit-test:
-	$(SWIFT) test --skip-build
+	ulimit -n $$(ulimit -Hn) 2>/dev/null || true; $(SWIFT) test --skip-build
 
 integration-test:
-	PARLEY_BIN=$$($(SWIFT) build --show-bin-path)/parley python3 -m pytest Tests/Integration $(PYTEST_FLAGS)
+	ulimit -n $$(ulimit -Hn) 2>/dev/null || true; PARLEY_BIN=$$($(SWIFT) build --show-bin-path)/parley python3 -m pytest Tests/Integration $(PYTEST_FLAGS)
 
 # libFuzzer over the MQTT decoders and the persistence store's reader (Tests/Fuzz), with
 # AddressSanitizer, in a build folder of its own; FUZZ_SECONDS per run (CI: 60).

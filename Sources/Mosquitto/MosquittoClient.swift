@@ -156,6 +156,9 @@ public final class MosquittoClient: MosquittoLinkDelegate, @unchecked Sendable {
     /// Messages received and not yet taken from `messages`, and their payload bytes.
     public var receiveBacklog: (messages: Int, bytes: Int) { inbox.depth }
 
+    /// The socket's descriptor number, or -1 while there is none.
+    var socketDescriptor: Int32 { mosquitto_socket(handle) }
+
     // MARK: Publishing
 
     /// Publishes and returns once libmosquitto reports it done: written for QoS 0, PUBACK for

@@ -9,8 +9,7 @@ import Testing
 
 /// A closed page leaves nothing behind: its page session object, its PubSub session (handlers,
 /// queue, task) and its place in the online tables are freed, however the page went away.
-/// Serialized: see `ChatPageRouteTests`.
-@Suite(.serialized) struct ChatPageLifetimeTests {
+@Suite struct ChatPageLifetimeTests {
     /// Follows every page session the service opens.
     static func watchPages(of service: ChatService) -> WeakReferences {
         let references = WeakReferences()

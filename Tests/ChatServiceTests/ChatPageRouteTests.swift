@@ -4,9 +4,7 @@ import Testing
 
 @testable import ChatService
 
-/// Serialized, like every suite that starts brokers, libmosquitto clients and an HTTP server per test: in
-/// parallel they push descriptor numbers past 1023, where libmosquitto's select() loop stops working.
-@Suite(.serialized) struct ChatPageRouteTests {
+@Suite struct ChatPageRouteTests {
     @Test func theRootServesThePageWithItsStableElementIDs() async throws {
         try await withChat { _, _, client in
             try await client.execute(uri: "/", method: .get) { response in

@@ -6,8 +6,7 @@ import Testing
 @testable import ChatService
 
 /// Page sessions over the WebSocket, against a real broker.
-/// Serialized: see `ChatPageRouteTests`.
-@Suite(.serialized) struct ChatSessionTests {
+@Suite struct ChatSessionTests {
     @Test func twoSessionsSeeEachOthersJoinMessagesAndLeave() async throws {
         try await withChat { _, _, client in
             async let alice: Void = withPage("alice", on: client) { page in

@@ -7,8 +7,7 @@ import TestSupport
 
 /// A bridge between two Parley brokers in the test process (the integration suite does the
 /// same against Debian's Mosquitto).
-/// Serialized: see `ChatPageRouteTests` in ChatServiceTests (descriptor numbers and select()).
-@Suite(.serialized) struct BridgeForwardingTests {
+@Suite struct BridgeForwardingTests {
     static func link(to remote: Broker, _ version: BridgeConfiguration.ProtocolVersion, topics: [BridgeConfiguration.Topic]) -> BridgeConfiguration {
         var configuration = BridgeConfiguration(name: "test", addresses: [.init(host: "127.0.0.1", port: remote.port)], topics: topics)
         configuration.protocolVersion = version
@@ -47,9 +46,7 @@ import TestSupport
     }
 
     @Test func queuedMessagesWaitForTheRemoteAndArriveInOrderUpToTheBound() async throws {
-        let probe = try await startBroker()
-        let port = probe.port
-        try await probe.shutdown()
+        let port = restartablePort()
         let local = try await startBroker(maxQueuedMessages: 50)
         var configuration = BridgeConfiguration(name: "later", addresses: [.init(host: "127.0.0.1", port: port)],
             topics: [.init(pattern: "n/#", direction: .out, qos: .atLeastOnce)])

@@ -9,8 +9,7 @@ import TestSupport
 /// A stopped bridge leaves nothing behind: the bridge, its libmosquitto client and its pumps are
 /// freed, its inline subscriptions are gone from the local broker and its connection from the
 /// remote, whether the remote was reachable or not.
-/// Serialized: see `ChatPageRouteTests` in ChatServiceTests (descriptor numbers and select()).
-@Suite(.serialized) struct BridgeLifetimeTests {
+@Suite struct BridgeLifetimeTests {
     static func configuration(port: Int) -> BridgeConfiguration {
         var configuration = BridgeConfiguration(
             name: "lifetime", addresses: [.init(host: "127.0.0.1", port: port)],

@@ -9,7 +9,7 @@ import TestSupport
 @Suite("Reconnection")
 struct ReconnectTests {
     @Test func messagesSentWhileTheBrokerIsDownArriveAfterReconnection() async throws {
-        let first = try await EmbeddedBroker.start()
+        let first = try await EmbeddedBroker.start(on: restartablePort())
         let port = first.port
         let prefix = uniquePrefix("reconnect")
         let hub = try await PubSubHub(broker: first.url, prefix: prefix, logger: quietLogger)
@@ -59,7 +59,7 @@ struct ReconnectTests {
     }
 
     @Test func aHubReconnectsToMosquittoAfterItRestarts() async throws {
-        var broker = try await MosquittoProcess.start()
+        var broker = try await MosquittoProcess.start(port: restartablePort())
         let port = broker.port
         let prefix = uniquePrefix("reconnect")
         let hub = try await PubSubHub(broker: broker.url, prefix: prefix, logger: quietLogger)
