@@ -56,6 +56,10 @@ public final class Bridge: Sendable {
         remote = try MosquittoClient(configuration: Self.remoteConfiguration(for: configuration))
     }
 
+    /// What may wait between the remote and the local broker: acknowledged at the remote, not
+    /// yet published here (see `forwardIn`).
+    static let receiveBuffer = MosquittoConfiguration.ReceiveBuffer(messages: 64, bytes: 1 << 20)
+
     static func remoteConfiguration(for bridge: BridgeConfiguration) -> MosquittoConfiguration {
         let address = bridge.addresses.first ?? .init(host: "127.0.0.1")
         // One address: libmosquitto reconnects, doubling from BASE to CAP. Several: the
@@ -71,7 +75,8 @@ public final class Bridge: Sendable {
             sessionExpiryInterval: bridge.cleanSession ? nil : 86_400,
             protocolVersion: bridge.protocolVersion == .mqtt5 ? .v5 : .v3_1_1,
             username: bridge.remoteUsername, password: bridge.remotePassword,
-            reconnectDelay: bridge.addresses.count > 1 ? cap...cap : base...cap)
+            reconnectDelay: bridge.addresses.count > 1 ? cap...cap : base...cap,
+            receiveBuffer: receiveBuffer)
         if bridge.notifications {
             configuration.will = MosquittoMessage(topic: bridge.stateTopic, payload: Data("0".utf8), qos: 1, retain: true)
         }
@@ -83,7 +88,11 @@ public final class Bridge: Sendable {
         return configuration
     }
 
-    public var status: BridgeStatus { statusBox.withLock { $0 } }
+    public var status: BridgeStatus {
+        var status = statusBox.withLock { $0 }
+        status.inboundQueued = remote.receiveBacklog.messages
+        return status
+    }
 
     private var isV5: Bool { configuration.protocolVersion == .mqtt5 }
 
@@ -259,6 +268,15 @@ public final class Bridge: Sendable {
         configuration.topics.contains { $0.direction.forwardsIn && TopicMatcher.matches(filter: $0.remoteFilter, topic: remoteTopic) }
     }
 
+    /// Remote messages go to the local broker one at a time, in order. While the local broker
+    /// refuses them (over `memory_limit`), QoS 1/2 messages are retried and no new one is taken:
+    /// the remote client's small receive buffer fills, it stops reading its socket, and the
+    /// remote broker keeps the rest (TCP backpressure). QoS 0 messages are dropped then.
+    ///
+    /// The window this leaves: libmosquitto 2.0 sends PUBACK (or PUBREC) for an incoming message
+    /// before handing it over, so up to `receiveBuffer` messages (plus the one being retried)
+    /// are acknowledged at the remote but not yet published here, and are lost if this process
+    /// dies. The buffer is kept small for that reason.
     private func forwardIn() async {
         for await message in remote.messages {
             guard
@@ -272,14 +290,29 @@ public final class Bridge: Sendable {
             }
             let localTopic = topic.localTopic(forRemote: message.topic)
             let qos = QoS(rawValue: UInt8(min(message.qos, Int(topic.qos.rawValue)))) ?? .atMostOnce
-            do {
-                try local.publish(
-                    localTopic, payload: ByteBuffer(bytes: message.payload), qos: qos, retain: message.retain,
-                    properties: MQTTProperties(bridging: message.properties))
-                statusBox.withLock { $0.forwardedIn += 1 }
-            } catch {
-                logger.warning("bridge \(configuration.name): cannot publish '\(localTopic)' here: \(error)")
+            let payload = ByteBuffer(bytes: message.payload)
+            let properties = MQTTProperties(bridging: message.properties)
+            var delay = Duration.milliseconds(10)
+            var refusals = 0
+            while true {
+                do {
+                    try local.publish(localTopic, payload: payload, qos: qos, retain: message.retain, properties: properties)
+                    statusBox.withLock { $0.forwardedIn += 1 }
+                } catch let error where error.reasonCode == .quotaExceeded && qos != .atMostOnce && !Task.isCancelled {
+                    refusals += 1
+                    if refusals == 1 {
+                        logger.warning("bridge \(configuration.name): the local broker refuses '\(localTopic)' (\(error)); holding the remote back")
+                    }
+                    statusBox.withLock { $0.inboundStalled = true }
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .milliseconds(500))
+                    continue
+                } catch {
+                    logger.warning("bridge \(configuration.name): cannot publish '\(localTopic)' here: \(error)")
+                }
+                break
             }
+            if refusals > 0 { statusBox.withLock { $0.inboundStalled = false } }
         }
     }
 

@@ -11,6 +11,11 @@ public struct BridgeStatus: Sendable, Hashable {
     public var dropped = 0
     /// Echoes of our own messages a 3.1.1 remote sent back, not forwarded again.
     public var echoesSuppressed = 0
+    /// Whether the local broker is refusing incoming messages (over `memory_limit`), so the
+    /// bridge has stopped reading from the remote until it takes them again.
+    public var inboundStalled = false
+    /// Incoming messages received from the remote and not yet published here.
+    public var inboundQueued = 0
 
     public init() {}
 }

@@ -776,3 +776,54 @@ def test_bridge_over_tls_checks_the_remote_certificate(servers, clients):
         while time.monotonic() < deadline:
             assert states(watch, name="doubt")[-1:] != [b"1"], "linked to a broker it should not trust"
             time.sleep(0.1)
+
+
+# ------------------------------------------------- local side stalled
+
+def resident_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def sys_number(client: MqttClient, topic: str):
+    values = client.messages.snapshot(topic)
+    return int(values[-1].payload) if values else None
+
+
+FLOOD = 20_000
+FLOOD_PAYLOAD = 1024
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_a_stalled_local_side_leaves_the_flow_queued_at_the_remote(servers, clients, version):
+    """Parley over its memory_limit refuses to take messages in; its bridge
+    then stops reading from the remote (TCP backpressure) instead of buffering:
+    a 20 MiB QoS 1 flow stays queued at Mosquitto and Parley does not grow."""
+    remote = servers("mosquitto", lines=["max_queued_messages 0", "max_queued_bytes 0",
+                                         "sys_interval 1"])
+    parley = servers("parley", lines=bridge_lines(remote.port, ["flood/# in 1"], version) +
+                     ["memory_limit 1"])
+    watch = clients(parley)
+    wait_state(watch, b"1")
+    wait_until(lambda: "over memory_limit" in parley.read_log() or
+               "memory_limit" in parley.read_log(), timeout=10, what="Parley over its memory_limit")
+    at_parley = clients(parley)
+    at_parley.subscribe("flood/#", 1)
+    stats = clients(remote)
+    stats.subscribe("$SYS/broker/store/messages/count", 0)
+    publisher = clients(remote)
+    before = resident_kib(parley.proc.pid)
+    payload = b"x" * FLOOD_PAYLOAD
+    infos = [publisher.publish("flood/data", payload, qos=1, wait=False) for _ in range(FLOOD)]
+    for info in infos:
+        info.wait_for_publish(30)
+    wait_until(lambda: (sys_number(stats, "$SYS/broker/store/messages/count") or 0) >= FLOOD * 0.9,
+               timeout=20, what=f"{FLOOD} messages queued at Mosquitto "
+                            f"(store count {sys_number(stats, '$SYS/broker/store/messages/count')})")
+    grown = resident_kib(parley.proc.pid) - before
+    assert grown < 8 * 1024, f"Parley grew by {grown} KiB while the flow waited at the remote"
+    assert "holding the remote back" in parley.read_log()
+    assert len(at_parley.messages.snapshot("flood/data")) == 0

@@ -20,12 +20,18 @@ public struct InlineClient: Sendable {
         ClientInfo(clientIdentifier: clientIdentifier, username: nil, protocolVersion: .v5, remoteAddress: nil)
     }
 
-    /// Publishes a message; returns how many subscribers it was routed to.
+    /// Publishes a message; returns how many subscribers it was routed to. Over `memory_limit`
+    /// it throws Quota Exceeded (0x97), as MQTT 5 publishers are told: a caller that can wait
+    /// (a bridge) tries again later, and its own source holds the message meanwhile.
     @discardableResult
     public func publish(
         _ topic: String, payload: ByteBuffer, qos: QoS = .atMostOnce, retain: Bool = false, properties: MQTTProperties = .none
     ) throws(MQTTProtocolError) -> Int {
         try TopicValidation.validateTopicName(topic)
+        if core.memoryExceeded.load(ordering: .relaxed) && !BrokerCore.isBrokerOwned(topic) {
+            core.statistics.publishDropped.add(1, ordering: .relaxed)
+            throw MQTTProtocolError(.quotaExceeded, "the broker is over its memory_limit")
+        }
         var properties = properties
         let expiresAt = properties.messageExpiryInterval.map { NIODeadline.now() + .seconds(Int64($0)) }
         properties.messageExpiryInterval = nil
