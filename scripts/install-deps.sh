@@ -31,7 +31,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ "$mode" = test ]; then
-  if ! python3 -c 'import paho.mqtt, pytest, selenium, websocket; websocket.create_connection' 2>/dev/null; then
+  if ! python3 -c 'import paho.mqtt, pytest, selenium, websocket, prometheus_client; websocket.create_connection' 2>/dev/null; then
     echo "installing Python test packages"
     python3 -m pip install -q -r Tests/Integration/requirements.txt \
       || python3 -m pip install -q --break-system-packages -r Tests/Integration/requirements.txt

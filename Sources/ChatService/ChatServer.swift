@@ -15,6 +15,9 @@ public struct ChatServer: Service {
     /// How long pages get to close at shutdown before their connections are cut.
     public var shutdownGrace: Duration = .seconds(3)
     public var logger: Logger
+    /// Renders the process's metrics for `/metrics` on the chat's HTTP port; the chat's own
+    /// figures are recorded just before (`ChatService.reportMetrics`). Nil: no `/metrics`.
+    public var metrics: (@Sendable () async -> String)?
 
     public init(
         broker: String, host: String = "0.0.0.0", port: Int = 8080, configuration: ChatConfiguration = .init(),
@@ -41,7 +44,13 @@ public struct ChatServer: Service {
             broker: broker, configuration: configuration, waitingUpTo: brokerPatience, logger: logger)
         let logger = self.logger
         let broker = Self.withoutCredentials(self.broker)
-        let application = service.application(host: host, port: port) { channel in
+        let render = metrics.map { render in
+            { @Sendable () async -> String in
+                service.reportMetrics()
+                return await render()
+            }
+        }
+        let application = service.application(host: host, port: port, metrics: render) { channel in
             let address = channel.localAddress.map { "\($0.ipAddress ?? "?"):\($0.port ?? 0)" } ?? "?"
             logger.notice("chat on http://\(address) (broker \(broker), topics \(service.configuration.prefix)/ROOM)")
         }

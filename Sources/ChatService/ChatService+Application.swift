@@ -4,9 +4,17 @@ import Logging
 import NIOCore
 
 extension ChatService {
-    /// The HTTP routes: the page's three files. The WebSocket is not a route (see `application`).
-    public func router() -> Router<BasicRequestContext> {
+    /// The HTTP routes: the page's three files, and `/metrics` when `metrics` renders them
+    /// (Prometheus' text format). The WebSocket is not a route (see `application`).
+    public func router(metrics: (@Sendable () async -> String)? = nil) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        if let metrics {
+            router.get("/metrics") { _, _ in
+                var headers = HTTPFields()
+                headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: await metrics())))
+            }
+        }
         for (name, file) in page.files {
             let path = name == "index.html" ? "/" : "/\(name)"
             let body = ByteBuffer(bytes: file.bytes)
@@ -24,7 +32,8 @@ extension ChatService {
 
     /// The chat's HTTP server on `host:port` (port 0 picks a free one); run it as a Service.
     public func application(
-        host: String = "0.0.0.0", port: Int = 8080, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+        host: String = "0.0.0.0", port: Int = 8080, metrics: (@Sendable () async -> String)? = nil,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         // The upgrade is decided here rather than by a router route: hummingbird-websocket 2.8's
         // router upgrade keeps each connection's request context in a box that refers to itself,
@@ -39,7 +48,7 @@ extension ChatService {
         let webSocket = HTTP1WebSocketUpgradeChannel.Configuration(
             ws: .init(maxFrameSize: frameLimit, closeTimeout: .seconds(1)))
         return Application(
-            router: router(),
+            router: router(metrics: metrics),
             server: .http1WebSocketUpgrade(configuration: webSocket) { [self] request, _, _ in
                 let path = request.path?.split(separator: "?", maxSplits: 1).first
                 if path == Self.mqttPath[...], let relay = mqttRelay {

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import Metrics
 import ProcessMemory
 import PubSub
 import Synchronization
@@ -146,6 +147,13 @@ public final class ChatService: Sendable {
 
     /// Pages that have joined a room.
     var joinedPages: Int { sessions.withLock { $0.count } }
+
+    /// Records the page sessions into swift-metrics: `parley_chat_page_sessions` (open) and
+    /// `parley_chat_joined_sessions` (in a room).
+    public func reportMetrics() {
+        Gauge(label: "parley_chat_page_sessions").record(openPages)
+        Gauge(label: "parley_chat_joined_sessions").record(joinedPages)
+    }
 
     /// Ends every page session: each says goodbye in its room and lets its WebSocket close.
     public func closePages() {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import MQTTBroker
 import MQTTCore
 import Mosquitto
@@ -95,6 +96,34 @@ public final class Bridge: Sendable {
     }
 
     private var isV5: Bool { configuration.protocolVersion == .mqtt5 }
+
+    /// Counter values last carried into swift-metrics (see `reportMetrics`).
+    private let reported = Mutex<[String: Int]>([:])
+
+    /// Records the link into swift-metrics: `parley_bridge_connected`, the queue depth each way
+    /// (`direction="out"`: sent and not yet acknowledged by the remote; `"in"`: received and not
+    /// yet published here), and the forwarded and dropped message counters.
+    public func reportMetrics() {
+        let status = self.status
+        let name = ("bridge", configuration.name)
+        Gauge(label: "parley_bridge_connected", dimensions: [name]).record(status.isConnected ? 1 : 0)
+        Gauge(label: "parley_bridge_queue_depth", dimensions: [name, ("direction", "out")]).record(remote.unacknowledgedSends.messages)
+        Gauge(label: "parley_bridge_queue_depth", dimensions: [name, ("direction", "in")]).record(status.inboundQueued)
+        let counters: [(key: String, label: String, dimensions: [(String, String)], value: Int)] = [
+            ("out", "parley_bridge_messages_forwarded_total", [name, ("direction", "out")], status.forwardedOut),
+            ("in", "parley_bridge_messages_forwarded_total", [name, ("direction", "in")], status.forwardedIn),
+            ("dropped", "parley_bridge_messages_dropped_total", [name], status.dropped),
+        ]
+        let increments = reported.withLock { reported in
+            counters.map { counter -> Int in
+                defer { reported[counter.key] = counter.value }
+                return max(0, counter.value - (reported[counter.key] ?? 0))
+            }
+        }
+        for (counter, increment) in zip(counters, increments) {
+            Counter(label: counter.label, dimensions: counter.dimensions).increment(by: increment)
+        }
+    }
 
     // MARK: Running
 

@@ -27,11 +27,14 @@ public final class Broker: Sendable {
     private let group: any EventLoopGroup
     private let ownsGroup: Bool
     private let running = Mutex<Running>(Running())
+    private let metrics = BrokerMetrics()
 
     private struct Running: Sendable {
         var channels: [any Channel] = []
         /// The TLS context of each TLS listener, reloaded on SIGHUP.
         var tlsContexts: [TLSContextProvider] = []
+        /// The bound listeners' shared state, for per-listener metrics.
+        var listeners: [ListenerContext] = []
         var sysTask: RepeatedTask?
         var reclaimTask: RepeatedTask?
         var memoryLimitTask: RepeatedTask?
@@ -107,13 +110,17 @@ public final class Broker: Sendable {
         try core.restore(on: group.next())
         var tlsContexts: [TLSContextProvider] = []
         var bound: [any Channel] = []
+        var contexts: [ListenerContext] = []
         do {
             for (index, listener) in configuration.listeners.enumerated() {
                 let tls = try listener.tls.map { settings throws(ListenerSetupError) in
                     try TLSContextProvider(settings: settings, listenerName: listener.displayName)
                 }
                 if let tls { tlsContexts.append(tls) }
-                let bootstrap = bootstrap(for: listener, index: index, tls: tls)
+                let maximumPacketSize = configuration.maxPacketSize.map { Int($0) } ?? MQTTLimits.maximumPacketSize
+                let context = ListenerContext(configuration: listener, index: index, maximumPacketSize: maximumPacketSize)
+                contexts.append(context)
+                let bootstrap = bootstrap(for: context, tls: tls)
                 let channel: any Channel
                 if let path = listener.unixSocketPath {
                     channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
@@ -145,10 +152,18 @@ public final class Broker: Sendable {
             $0.memoryLimitTask = memoryLimitTask
             $0.channels = bound
             $0.tlsContexts = tlsContexts
+            $0.listeners = contexts
             $0.sysTask = sysTask
             $0.reclaimTask = reclaimTask
             $0.started = true
         }
+    }
+
+    /// Records the broker's current figures into swift-metrics (connections per listener,
+    /// messages and bytes in and out, drops by reason, queued and in-flight messages, sessions,
+    /// subscriptions, retained messages): call it before a scrape, or every few seconds.
+    public func reportMetrics() {
+        metrics.report(core: core, listeners: running.withLock { $0.listeners })
     }
 
     /// Every few seconds, gives memory freed by departed connections back to the system
@@ -193,12 +208,11 @@ public final class Broker: Sendable {
         }
     }
 
-    private func bootstrap(for listener: ListenerConfiguration, index: Int, tls: TLSContextProvider?) -> ServerBootstrap {
+    private func bootstrap(for context: ListenerContext, tls: TLSContextProvider?) -> ServerBootstrap {
         let core = self.core
-        let maximumPacketSize = configuration.maxPacketSize.map { Int($0) } ?? MQTTLimits.maximumPacketSize
+        let listener = context.configuration
         let connectionLimit = listener.maxConnections
         let open = ManagedAtomic(0)
-        let context = ListenerContext(configuration: listener, index: index, maximumPacketSize: maximumPacketSize)
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -226,7 +240,7 @@ public final class Broker: Sendable {
                         try channel.pipeline.syncOperations.addHandler(ConnectionHandler(core: core, listener: context))
                     }
                     if listener.protocolName == .websockets {
-                        try Self.addWebSocketUpgrade(to: channel, maximumPacketSize: maximumPacketSize, then: addMQTT)
+                        try Self.addWebSocketUpgrade(to: channel, maximumPacketSize: context.maximumPacketSize, then: addMQTT)
                     } else {
                         try addMQTT(channel)
                     }

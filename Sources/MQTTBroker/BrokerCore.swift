@@ -301,6 +301,7 @@ final class BrokerCore: Sendable {
     }
 
     func reportDrop(_ message: ApplicationMessage, for clientIdentifier: String, reason: DropReason) {
+        statistics.countDrop(reason)
         if reason != .offlineQoS0 {
             let dropped = statistics.publishDropped.add(1, ordering: .relaxed).newValue
             // Like Mosquitto's "Outgoing messages are being dropped", but rate-limited: the first

@@ -44,9 +44,10 @@ struct Chat: AsyncParsableCommand {
         var logging = ParleyConfiguration()
         if verbose { logging.logTypes = Set(LogType.allCases) }
         let logger = ParleyLogging.bootstrap(logging)
-        let chat = ChatServer(
+        var chat = ChatServer(
             broker: broker, host: httpHost, port: httpPort, configuration: ChatConfiguration(prefix: prefix),
             brokerPatience: .zero, logger: logger)
+        chat.metrics = PrometheusExport.renderer {}
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: chat)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -76,18 +76,21 @@ struct Serve: AsyncParsableCommand {
             throw ExitCode(3)
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: broker)]
-        for bridge in configuration.bridges {
-            services.append(.init(service: try Bridge(configuration: bridge, broker: broker, logger: logger)))
-        }
+        let bridges = try configuration.bridges.map { try Bridge(configuration: $0, broker: broker, logger: logger) }
+        services += bridges.map { .init(service: $0) }
         if !noChat {
             // Listed after the broker, so it stops first and its pages say goodbye over MQTT.
             let http = configuration.httpListener
             // The chat passes the broker's rules (anonymous clients, passwords, ACL) with
             // credentials that exist only in this process.
             let credentials = broker.internalCredentials
-            let chat = ChatServer(
+            var chat = ChatServer(
                 broker: Self.brokerURL(for: configuration.broker, username: credentials.username, password: credentials.password), host: httpHost ?? http.host ?? "0.0.0.0",
                 port: httpPort ?? http.port, logger: logger)
+            chat.metrics = PrometheusExport.renderer {
+                broker.reportMetrics()
+                for bridge in bridges { bridge.reportMetrics() }
+            }
             services.append(.init(service: chat))
         }
         if let pidFile = configuration.pidFile {

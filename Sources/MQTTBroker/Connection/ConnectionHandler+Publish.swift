@@ -62,6 +62,7 @@ extension ConnectionHandler {
         if core.memoryExceeded.load(ordering: .relaxed) {
             let refused = core.refusedOverMemoryLimit.add(1, ordering: .relaxed).newValue
             core.statistics.publishDropped.add(1, ordering: .relaxed)
+            core.statistics.droppedOverMemoryLimit.add(1, ordering: .relaxed)
             if refused == 1 || refused % 1000 == 0 {
                 logger.warning("refusing PUBLISH to \(topic): over memory_limit (\(refused) refused so far)")
             }

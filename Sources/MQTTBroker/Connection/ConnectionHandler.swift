@@ -145,6 +145,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard !isActive else { return }
         isActive = true
         core.statistics.connectionsOpen.add(1, ordering: .relaxed)
+        listenerContext.openConnections.add(1, ordering: .relaxed)
         armKeepAliveCheck(timeout: TimeAmount(core.configuration.connectTimeout))
     }
 
@@ -220,7 +221,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         dispatchPendingDeliveries()
         reportTraffic()
         cancelTimers()
-        if isActive { core.statistics.connectionsOpen.subtract(1, ordering: .relaxed) }
+        if isActive {
+            core.statistics.connectionsOpen.subtract(1, ordering: .relaxed)
+            listenerContext.openConnections.subtract(1, ordering: .relaxed)
+        }
         let wasConnected: Bool
         if case .connected = phase { wasConnected = true } else { wasConnected = false }
         phase = .closed

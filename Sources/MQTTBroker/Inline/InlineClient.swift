@@ -30,6 +30,7 @@ public struct InlineClient: Sendable {
         try TopicValidation.validateTopicName(topic)
         if core.memoryExceeded.load(ordering: .relaxed) && !BrokerCore.isBrokerOwned(topic) {
             core.statistics.publishDropped.add(1, ordering: .relaxed)
+            core.statistics.droppedOverMemoryLimit.add(1, ordering: .relaxed)
             throw MQTTProtocolError(.quotaExceeded, "the broker is over its memory_limit")
         }
         var properties = properties

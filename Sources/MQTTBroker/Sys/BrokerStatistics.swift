@@ -12,8 +12,41 @@ public final class BrokerStatistics: Sendable {
     let bytesReceived = Atomic<Int>(0)
     let bytesSent = Atomic<Int>(0)
     let connectionsOpen = Atomic<Int>(0)
+    /// Dropped messages by reason (`DropReason`, and incoming ones refused over `memory_limit`),
+    /// for metrics; `publishDropped` stays Mosquitto's total, which leaves out offline QoS 0.
+    let droppedQueueFull = Atomic<Int>(0)
+    let droppedExpired = Atomic<Int>(0)
+    let droppedTooLarge = Atomic<Int>(0)
+    let droppedOfflineQoS0 = Atomic<Int>(0)
+    let droppedSlowConsumer = Atomic<Int>(0)
+    let droppedNotAuthorized = Atomic<Int>(0)
+    let droppedOverMemoryLimit = Atomic<Int>(0)
 
     init() {}
+
+    func countDrop(_ reason: DropReason) {
+        switch reason {
+        case .queueFull: droppedQueueFull.add(1, ordering: .relaxed)
+        case .expired: droppedExpired.add(1, ordering: .relaxed)
+        case .packetTooLarge: droppedTooLarge.add(1, ordering: .relaxed)
+        case .offlineQoS0: droppedOfflineQoS0.add(1, ordering: .relaxed)
+        case .slowConsumer: droppedSlowConsumer.add(1, ordering: .relaxed)
+        case .notAuthorized: droppedNotAuthorized.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// The drop counters with the `reason` label metrics give them.
+    var dropsByReason: [(reason: String, count: Int)] {
+        [
+            ("queue_full", droppedQueueFull.load(ordering: .relaxed)),
+            ("expired", droppedExpired.load(ordering: .relaxed)),
+            ("packet_too_large", droppedTooLarge.load(ordering: .relaxed)),
+            ("offline_qos0", droppedOfflineQoS0.load(ordering: .relaxed)),
+            ("slow_consumer", droppedSlowConsumer.load(ordering: .relaxed)),
+            ("not_authorized", droppedNotAuthorized.load(ordering: .relaxed)),
+            ("memory_limit", droppedOverMemoryLimit.load(ordering: .relaxed)),
+        ]
+    }
 
     /// A connection finished CONNECT; tracks the high-water mark Mosquitto reports as `clients/maximum`.
     func clientDidConnect() {
