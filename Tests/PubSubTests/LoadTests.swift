@@ -68,28 +68,27 @@ struct LoadTests {
         }
     }
 
-    /// The hub matches a message with one walk of its subscription trie: among a thousand
-    /// sessions on their own topics, only the addressed one and a wildcard watcher get it.
+    /// The hub matches a message with one walk of its subscription trie: among ten thousand
+    /// sessions on their own topics, only the addressed one and the wildcard watchers get it,
+    /// whether it comes from a session of the same hub or through the broker from another.
     @Test(arguments: BrokerKind.allCases)
-    func aMessageReachesOnlyTheSessionsWhoseTopicsMatchAmongAThousand(_ kind: BrokerKind) async throws {
-        let sessions = 1000
-        try await withCluster(kind, hubs: 1, qos: 1) { cluster in
+    func aMessageReachesOnlyTheSessionsWhoseTopicsMatchAmongTenThousand(_ kind: BrokerKind) async throws {
+        let sessions = 10_000
+        try await withCluster(kind, hubs: 2, qos: 1) { cluster in
             let counts = Mutex([String: Int]())
+            func count(_ name: String) -> @Sendable (String, String) async throws -> Void {
+                { _, _ in counts.withLock { $0[name, default: 0] += 1 } }
+            }
             for index in 0..<sessions {
-                let session = cluster.session("s\(index)", hub: 0)
-                try await session.subscribeTopic("room/\(index)") { (_: String, _: String) in
-                    counts.withLock { $0["s\(index)", default: 0] += 1 }
-                }
+                try await cluster.session("s\(index)", hub: 0).subscribeTopic("room/\(index)", count("s\(index)"))
             }
-            let watcher = cluster.session("watcher", hub: 0)
-            try await watcher.subscribeTopic("room/+") { (_: String, _: String) in
-                counts.withLock { $0["watcher", default: 0] += 1 }
-            }
-            let sender = cluster.session("sender", hub: 0)
-            try await sender.sendAllOnTopic("room/7", "seven")
-            try await sender.sendAllOnTopic("room/999", "last")
-            let expected = ["s7": 1, "s999": 1, "watcher": 2]
-            let arrived = await eventually(timeout: .seconds(10)) { counts.withLock { $0 } == expected }
+            try await cluster.session("every-room", hub: 0).subscribeTopic("room/+", count("every-room"))
+            try await cluster.session("sevens", hub: 0).subscribeTopic("+/7", count("sevens"))
+            try await cluster.session("everything", hub: 0).subscribeTopic("#", count("everything"))
+            try await cluster.session("sender", hub: 0).sendAllOnTopic("room/7", "local")
+            try await cluster.session("far", hub: 1).sendAllOnTopic("room/9999", "through the broker")
+            let expected = ["s7": 1, "s9999": 1, "every-room": 2, "sevens": 1, "everything": 2]
+            let arrived = await eventually(timeout: .seconds(20)) { counts.withLock { $0 } == expected }
             #expect(arrived, "\(counts.withLock { $0 })")
         }
     }
