@@ -78,6 +78,15 @@ def wait_until(predicate, timeout=DEFAULT_TIMEOUT, interval=0.02, what="conditio
         time.sleep(interval)
 
 
+def resident_kib(pid) -> int:
+    """Resident memory of process ``pid`` (VmRSS), in KiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
 # ---------------------------------------------------------------- collector
 
 @dataclass

@@ -51,7 +51,8 @@ from bridge_helpers import (PARLEY, Server, bridge_lines, persistence_lines, pro
                             settle, shared_dir, state_topic, states, summary, wait_state)
 from chat_helpers import LogBundle, ensure, mosquitto_exe
 from conftest import free_port
-from helpers import MqttClient, V311, V5, connect_props, publish_props, unique, wait_until
+from helpers import (MqttClient, V311, V5, connect_props, publish_props, resident_kib, unique,
+                     wait_until)
 
 pytestmark = pytest.mark.skipif(not PARLEY.exists(), reason=f"Parley binary {PARLEY} not built")
 
@@ -779,14 +780,6 @@ def test_bridge_over_tls_checks_the_remote_certificate(servers, clients):
 
 
 # ------------------------------------------------- local side stalled
-
-def resident_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
-
 
 def sys_number(client: MqttClient, topic: str):
     values = client.messages.snapshot(topic)

@@ -9,7 +9,7 @@ import pytest
 
 import mqtt_packets as mp
 from helpers import (BOTH_PROTOCOLS, V311, ConnectionClosed, RawClient, V5, mosquitto_bug, sync,
-                     unique, wait_until)
+                     resident_kib, unique, wait_until)
 
 
 def _try_connect(broker, proto):
@@ -193,13 +193,6 @@ def test_memory_limit_refuses_publishes_while_over_it(tmp_path, proto):
         assert r.is_open()
     finally:
         broker.stop()
-
-
-def resident_kib(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 @pytest.mark.parametrize("sub_qos", [0, 1])
