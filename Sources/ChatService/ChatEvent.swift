@@ -5,11 +5,15 @@ enum ChatEvent: Sendable, Equatable {
     case joined(name: String, room: String)
     case history(room: String, messages: [ChatMessage])
     case message(ChatMessage)
+    /// Everyone online in the room: sent to a page when it enters a room.
     case online(room: String, users: [String])
+    /// Who came and went since the last change, coalesced: sent to the pages already in the room,
+    /// so a join costs one small frame per page instead of the whole list.
+    case presence(room: String, joined: [String], left: [String])
     case error(String)
 
     private enum Key: String, CodingKey {
-        case type, name, room, messages, users, message
+        case type, name, room, messages, users, message, joined, left
     }
 
     var json: String {
@@ -44,6 +48,12 @@ extension ChatEvent: Encodable {
             try container.encode("online", forKey: .type)
             try container.encode(room, forKey: .room)
             try container.encode(users, forKey: .users)
+        case .presence(let room, let joined, let left):
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode("presence", forKey: .type)
+            try container.encode(room, forKey: .room)
+            try container.encode(joined, forKey: .joined)
+            try container.encode(left, forKey: .left)
         case .error(let message):
             var container = encoder.container(keyedBy: Key.self)
             try container.encode("error", forKey: .type)

@@ -9,13 +9,15 @@ import PubSub
 /// online lists — goes through one input stream, handled in order by the task serving the
 /// WebSocket. So a joiner's history is written before any live message, and a live message
 /// already in that history is not shown twice, without locks. The session's state is owned by
-/// that task alone.
-final class ChatPageSession {
+/// the writer task alone, and after it ends by the task that started it (which only waits for
+/// it meanwhile): hence `@unchecked Sendable`.
+final class ChatPageSession: @unchecked Sendable {
     enum Input: Sendable {
         case frame(String)
         case binaryFrame
         case incoming(PubSubMessage)
-        case event(ChatEvent)
+        /// A frame about `room` encoded once for all its pages (who is online).
+        case roomFrame(room: String, json: String)
     }
 
     let id = UUID().uuidString
@@ -29,6 +31,8 @@ final class ChatPageSession {
     private var shown: Set<String> = []
     private var limiter: RateLimiter
     private let logger: Logger
+    /// Set when the page fell `sessionBufferLimit` inputs behind: it is told and dropped.
+    private let overflow: ChatPageOverflow
 
     init(service: ChatService) {
         self.service = service
@@ -36,6 +40,7 @@ final class ChatPageSession {
         (inputs, sink) = AsyncStream.makeStream(
             of: Input.self, bufferingPolicy: .bufferingOldest(service.configuration.sessionBufferLimit))
         limiter = RateLimiter(burst: service.configuration.messageBurst, perSecond: service.configuration.messagesPerSecond)
+        overflow = ChatPageOverflow()
         var logger = service.logger
         logger[metadataKey: "page"] = "\(id.prefix(8))"
         self.logger = logger
@@ -60,43 +65,78 @@ final class ChatPageSession {
             }
             sink.finish()
         }
-        do {
-            for await input in inputs {
-                for event in await handle(input) {
-                    try await outbound.write(.text(event.json))
+        // The writer runs as its own task so that a page too slow to keep up can be cut off
+        // even while a write to it waits for its socket.
+        let writer = Task {
+            do {
+                for await input in inputs {
+                    if overflow.happened { break }
+                    for frame in await handle(input) {
+                        try await outbound.write(.text(frame))
+                    }
                 }
+            } catch {
+                logger.debug("chat: could not write to the page: \(error)")
             }
-        } catch {
-            logger.debug("chat: could not write to the page: \(error)")
         }
+        overflow.onOverflow { writer.cancel() }
+        await writer.value
         reader.cancel()
+        if overflow.happened {
+            logger.notice("chat: a page fell \(service.configuration.sessionBufferLimit) events behind; closing it")
+            await Self.close(outbound, reason: "This page fell too far behind the conversation; reload it to continue.")
+        }
         await end()
+    }
+
+    /// Hands inputs to the page's queue from other tasks; a page that fell too far behind is
+    /// dropped, so the rest of the room is not held up by it.
+    private struct Inbox: Sendable {
+        let sink: AsyncStream<Input>.Continuation
+        let overflow: ChatPageOverflow
+
+        func deliver(_ input: Input) {
+            if case .dropped = sink.yield(input) { overflow.trigger() }
+        }
+    }
+
+    private var inbox: Inbox { Inbox(sink: sink, overflow: overflow) }
+
+    /// Says why in a WebSocket close frame (1008), which reaches the page after what was
+    /// already queued for it; waits at most 5 s for a socket that does not drain, then the
+    /// connection is closed anyway.
+    private static func close(_ outbound: WebSocketOutboundWriter, reason: String) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await outbound.close(.policyViolation, reason: reason) }
+            group.addTask { try? await Task.sleep(for: .seconds(5)) }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     // MARK: Inputs
 
-    private func handle(_ input: Input) async -> [ChatEvent] {
+    /// The frames to write for one input.
+    private func handle(_ input: Input) async -> [String] {
         switch input {
         case .frame(let text):
             do {
-                return try await perform(ChatCommand(json: text))
+                return try await perform(ChatCommand(json: text)).map(\.json)
             } catch let error as ChatError {
-                return [.error(error.message)]
+                return [ChatEvent.error(error.message).json]
             } catch {
                 logger.warning("chat: \(error)")
-                return [.error("The chat could not do that: \(error)")]
+                return [ChatEvent.error("The chat could not do that: \(error)").json]
             }
         case .binaryFrame:
-            return [.error("Binary frames are not chat commands: send JSON text")]
+            return [ChatEvent.error("Binary frames are not chat commands: send JSON text").json]
         case .incoming(let message):
-            let limit = service.configuration.maximumNameLength
-            guard let chat = ChatWireFormat.message(from: message, maximumNameLength: limit), chat.room == room,
-                !shown.contains(chat.id)
+            guard let frame = service.frames.frame(for: message), frame.message.room == room,
+                !shown.contains(frame.message.id)
             else { return [] }
-            return [.message(chat)]
-        case .event(let event):
-            if case .online(let eventRoom, _) = event, eventRoom != room { return [] }
-            return [event]
+            return [frame.json]
+        case .roomFrame(let frameRoom, let json):
+            return frameRoom == room ? [json] : []
         }
     }
 
@@ -135,11 +175,11 @@ final class ChatPageSession {
     /// the history and queued behind this command, and `shown` drops the second copy.
     private func enter(_ room: String, as name: String, announce: Bool = true) async throws -> [ChatEvent] {
         self.room = room
-        let sink = self.sink
-        try await pubsub.subscribeTopic(Self.filter(for: room), message: "room") { sink.yield(.incoming($0)) }
+        let inbox = self.inbox
+        try await pubsub.subscribeTopic(Self.filter(for: room), message: "room") { inbox.deliver(.incoming($0)) }
         let history = await service.messages(in: room)
         shown = Set(history.map(\.id))
-        service.enter(session: id, name: name, room: room) { sink.yield(.event($0)) }
+        service.enter(session: id, name: name, room: room) { inbox.deliver($0) }
         if announce {
             do {
                 try await publish(.join, as: name, in: room)

@@ -25,7 +25,11 @@ public final class ChatService: Sendable {
     let mqttRelay: MQTTWebSocketRelay?
     let logger: Logger
     private let history: Mutex<ChatHistory>
-    private let sessions = Mutex<[String: SessionEntry]>([:])
+    /// Pages in rooms, for telling them who is online.
+    private let table = ChatPageTable()
+    let online: ChatOnlineList
+    /// Room messages read and encoded once for all the pages that show them.
+    let frames: ChatFrameCache
     /// Every open page, joined or not, with what ends it (for shutdown).
     private let pages = Mutex<[String: @Sendable () -> Void]>([:])
     private let recorderID = "chat-recorder-" + UUID().uuidString
@@ -34,11 +38,6 @@ public final class ChatService: Sendable {
     let pageWatch = Mutex<(@Sendable (AnyObject) -> Void)?>(nil)
     /// Hands memory freed by closed pages back to the system (`MemoryReclaimer`), every 5 s.
     private let reclaiming = Mutex<Task<Void, Never>?>(nil)
-
-    struct SessionEntry: Sendable {
-        var room: String
-        var deliver: @Sendable (ChatEvent) -> Void
-    }
 
     /// Connects to `broker` (`mqtt://host:port`). While the broker does not answer, retries until
     /// `waitingUpTo` has passed (the embedded broker may still be starting), then throws.
@@ -89,6 +88,8 @@ public final class ChatService: Sendable {
         self.mqttRelay = mqttRelay
         self.logger = logger
         history = Mutex(ChatHistory(limit: configuration.historyLimit, roomLimit: configuration.historyRoomLimit))
+        frames = ChatFrameCache(maximumNameLength: configuration.maximumNameLength)
+        online = ChatOnlineList(users: { [presence] room in presence.users(in: room) }, pages: { [table] room in table.pages(in: room) })
     }
 
     private func start() async throws {
@@ -117,6 +118,7 @@ public final class ChatService: Sendable {
     /// sessions still open lose their broker connection.
     public func shutdown() async {
         reclaiming.withLock { $0 }?.cancel()
+        online.close()
         await presence.stop()
         await hub.shutdown()
     }
@@ -146,7 +148,7 @@ public final class ChatService: Sendable {
     var openPages: Int { pages.withLock { $0.count } }
 
     /// Pages that have joined a room.
-    var joinedPages: Int { sessions.withLock { $0.count } }
+    var joinedPages: Int { table.count }
 
     /// Records the page sessions into swift-metrics: `parley_chat_page_sessions` (open) and
     /// `parley_chat_joined_sessions` (in a room).
@@ -167,24 +169,21 @@ public final class ChatService: Sendable {
 
     func users(in room: String) -> [String] { presence.users(in: room) }
 
-    /// A page session is now `name` in `room`; everyone in the room hears who is online.
-    func enter(session id: String, name: String, room: String, deliver: @escaping @Sendable (ChatEvent) -> Void) {
-        sessions.withLock { $0[id] = SessionEntry(room: room, deliver: deliver) }
+    /// A page session is now `name` in `room`: it is told who is online there, and the room's
+    /// other pages that it joined (both at the next change, see `ChatOnlineList`).
+    func enter(session id: String, name: String, room: String, deliver: @escaping ChatPageTable.Deliver) {
+        table.enter(id, room: room, deliver: deliver)
         presence.add(name, to: room)
-        announceOnline(in: [room])
+        online.changed(room, newcomer: id)
     }
 
     func leave(session id: String, name: String) {
-        guard let entry = sessions.withLock({ $0.removeValue(forKey: id) }) else { return }
-        presence.remove(name, from: entry.room)
-        announceOnline(in: [entry.room])
+        guard let room = table.leave(id) else { return }
+        presence.remove(name, from: room)
+        online.changed(room)
     }
 
     private func announceOnline(in rooms: Set<String>) {
-        for room in rooms {
-            let users = presence.users(in: room)
-            let targets = sessions.withLock { $0.values.filter { $0.room == room }.map(\.deliver) }
-            for deliver in targets { deliver(.online(room: room, users: users)) }
-        }
+        online.changed(rooms)
     }
 }

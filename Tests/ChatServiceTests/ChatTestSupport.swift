@@ -51,6 +51,8 @@ struct PageEvent: Decodable, Sendable, CustomStringConvertible {
     var name: String?
     var room: String?
     var users: [String]?
+    var joined: [String]?
+    var left: [String]?
     var messages: [ChatMessage]?
     var message: String?
     var id: String?
@@ -75,6 +77,8 @@ struct PageEvent: Decodable, Sendable, CustomStringConvertible {
 final class Page: Sendable {
     let name: String
     private let received = Mutex<[PageEvent]>([])
+    /// Who is online, as the page's script keeps it: the last full list, then the changes.
+    private let online = Mutex<[String]>([])
     private let writer: @Sendable (String) async throws -> Void
     private let closer: @Sendable () async throws -> Void
 
@@ -88,10 +92,23 @@ final class Page: Sendable {
 
     /// Records a frame. A history's messages are recorded after it as `message` events too:
     /// the page shows them the same way, and whether a message arrives in a joiner's history
-    /// or live depends on timing.
+    /// or live depends on timing. A `presence` change is followed by the `online` list it
+    /// makes, as the page shows it.
     func record(_ event: PageEvent) {
+        var listed: PageEvent?
+        if event.type == "online" || event.type == "presence" {
+            let users = online.withLock { users in
+                if event.type == "online" { users = event.users ?? [] }
+                users.removeAll { (event.left ?? []).contains($0) }
+                users += (event.joined ?? []).filter { !users.contains($0) }
+                users.sort { $0.localizedCaseInsensitiveCompare($1) == .orderedAscending }
+                return users
+            }
+            if event.type == "presence" { listed = PageEvent(type: "online", room: event.room, users: users) }
+        }
         received.withLock { events in
             events.append(event)
+            if let listed { events.append(listed) }
             for message in event.messages ?? [] {
                 events.append(PageEvent(
                     type: "message", room: message.room, id: message.id, user: message.user, kind: message.kind,

@@ -331,11 +331,21 @@ class ChatSocket:
         return shown
 
     def online(self):
-        """Users of the last "online" frame (None before any)."""
-        for frame in reversed(self.frames):
-            if frame.get("type") == "online":
-                return frame.get("users")
-        return None
+        """Who is online in the page's room, as the page shows it: the last "online"
+        frame (the whole list, sent on entering a room) with the "presence" changes
+        after it applied; sorted.  None before any list."""
+        current, room = None, None
+        for frame in self.frames:
+            kind = frame.get("type")
+            if kind == "joined":
+                current, room = None, frame.get("room")
+            elif kind == "online" and frame.get("room") in (None, room):
+                current = list(frame.get("users") or [])
+            elif kind == "presence" and current is not None and frame.get("room") == room:
+                left = set(frame.get("left") or [])
+                current = [u for u in current if u not in left]
+                current += [u for u in frame.get("joined") or [] if u not in current]
+        return None if current is None else sorted(current)
 
     def wait_message(self, user, text, kind="chat", timeout=DEFAULT_TIMEOUT):
         def shown():

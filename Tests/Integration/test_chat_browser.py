@@ -212,13 +212,18 @@ class ChatPage:
         """#online shows exactly these names, one li each."""
         want = sorted(names)
 
+        seen = []
+
         def shown():
             try:
-                return sorted(self.online()) == want
+                seen[:] = sorted(self.online())
+                return seen == want
             except StaleElementReferenceException:
                 return False  # the list was replaced while reading it
-        wait_until(shown, timeout, POLL, f"#online of {self.name} to show {want}; "
-                   f"it shows {self.online()}")
+        try:
+            wait_until(shown, timeout, POLL, f"#online of {self.name} to show {want}")
+        except AssertionError as failure:
+            raise AssertionError(f"{failure}; it shows {seen}") from None
 
     def status(self) -> str:
         try:

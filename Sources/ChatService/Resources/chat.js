@@ -151,10 +151,25 @@
     scrollToNewest();
   }
 
+  // Who is online in the current room: the whole list comes when the page enters a room,
+  // then only who joined and who left ("presence"), so a busy room costs little per change.
+  let onlineUsers = [];
+
+  function changeOnline(joined, left) {
+    const gone = new Set((Array.isArray(left) ? left : []).map(String));
+    const next = onlineUsers.filter((u) => !gone.has(u));
+    for (const raw of Array.isArray(joined) ? joined : []) {
+      const user = String(raw);
+      if (!next.includes(user)) next.push(user);
+    }
+    next.sort((a, b) => a.localeCompare(b, undefined, { sensitivity: "base" }));
+    replaceOnline(next);
+  }
+
   function replaceOnline(users) {
     const items = [];
-    for (const raw of Array.isArray(users) ? users : []) {
-      const user = String(raw);
+    onlineUsers = (Array.isArray(users) ? users : []).map(String);
+    for (const user of onlineUsers) {
       const li = el("li");
       if (user === myName) li.classList.add("me");
       const dot = el("span", "dot");
@@ -286,6 +301,9 @@
         break;
       case "online":
         if (frame.room == null || frame.room === currentRoom) replaceOnline(frame.users);
+        break;
+      case "presence":
+        if (frame.room === currentRoom) changeOnline(frame.joined, frame.left);
         break;
       case "error": onError(String(frame.message ?? "Something went wrong")); break;
     }
