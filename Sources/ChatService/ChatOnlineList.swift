@@ -3,9 +3,11 @@ import Synchronization
 /// Tells the pages of each room who is online, as changes.
 ///
 /// A page entering a room gets the whole list once; the pages already there get who joined and
-/// who left since the last change. Changes are gathered for `window` after the first one and
+/// who left since the last change. Changes are gathered for a while after the first one and
 /// sent together, each frame encoded once for every page of the room: a thousand pages joining
-/// at once cost a few frames per page, not a thousand lists of a thousand names each.
+/// at once cost a few frames per page, not a thousand lists of a thousand names each. The
+/// while grows with the number of pages, from 100 ms to a second at 2,000, so a crowd's
+/// comings and goings stay a few frames per second per page.
 ///
 /// State: `state`'s mutex (what each room was last told, rooms with changes, pages waiting for
 /// their first list). Delivery runs on the flush task, outside the lock.
@@ -23,16 +25,19 @@ final class ChatOnlineList: Sendable {
         var closed = false
     }
 
-    private let window: Duration
     private let users: Users
     private let pages: Pages
+    /// Pages in rooms now, which sets how long changes are gathered.
+    private let population: @Sendable () -> Int
     private let state = Mutex(State())
 
-    init(window: Duration = .milliseconds(100), users: @escaping Users, pages: @escaping Pages) {
-        self.window = window
+    init(users: @escaping Users, pages: @escaping Pages, population: @escaping @Sendable () -> Int) {
         self.users = users
         self.pages = pages
+        self.population = population
     }
+
+    private var window: Duration { .milliseconds(min(1000, 100 + population() * 9 / 20)) }
 
     /// Who is online in `room` changed (here or on another instance); `newcomer` is a page that
     /// has just entered it.

@@ -52,7 +52,12 @@ final class ChatPresence: Sendable {
         let (signals, dirty) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.dirty = dirty
         let publisher = Task { [self] in
-            for await _ in signals { publishSnapshot() }
+            for await _ in signals {
+                publishSnapshot()
+                // At most four lists a second: under a crowd joining, each change would
+                // otherwise encode and send every name of this instance again.
+                try? await Task.sleep(for: .milliseconds(250))
+            }
         }
         tasks.withLock { $0.append(publisher) }
     }
@@ -95,13 +100,18 @@ final class ChatPresence: Sendable {
         dirty.yield()
     }
 
-    /// Everyone online in `room`, on every instance, sorted.
+    /// Everyone online in `room`, on every instance, sorted without regard to case (the sort
+    /// runs on plain lower-cased keys: a locale-aware comparison costs too much for thousands
+    /// of names at every change; the page orders by its own locale anyway).
     func users(in room: String) -> [String] {
-        state.withLock { state in
+        let names = state.withLock { state in
             var names = Set(state.local[room].map { Array($0.keys) } ?? [])
             for rooms in state.remote.values { names.formUnion(rooms[room] ?? []) }
-            return names.sorted { $0.localizedCaseInsensitiveCompare($1) == .orderedAscending }
+            return names
         }
+        return names.map { (key: $0.lowercased(), name: $0) }
+            .sorted { $0.key != $1.key ? $0.key < $1.key : $0.name < $1.name }
+            .map(\.name)
     }
 
     private func publishSnapshot() {

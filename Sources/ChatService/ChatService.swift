@@ -89,7 +89,9 @@ public final class ChatService: Sendable {
         self.logger = logger
         history = Mutex(ChatHistory(limit: configuration.historyLimit, roomLimit: configuration.historyRoomLimit))
         frames = ChatFrameCache(maximumNameLength: configuration.maximumNameLength)
-        online = ChatOnlineList(users: { [presence] room in presence.users(in: room) }, pages: { [table] room in table.pages(in: room) })
+        online = ChatOnlineList(
+            users: { [presence] room in presence.users(in: room) }, pages: { [table] room in table.pages(in: room) },
+            population: { [table] in table.count })
     }
 
     private func start() async throws {
