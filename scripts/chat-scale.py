@@ -40,13 +40,18 @@ class Page:
         self.waiters = []
         self.closed = False
 
-    async def run(self, host, port, room, ready, opened):
+    async def run(self, host, port, room, ready, opened, join=True):
         reader, writer = await storm.websocket_open(host, port)
         opened.release()
         self.writer = writer
-        writer.write(storm.websocket_frame(1, json.dumps({"type": "join", "name": f"p{self.index:05}",
-                                                          "room": room}).encode()))
-        await writer.drain()
+        if not join:
+            self.joined.set()
+            self.listed.set()
+            ready()
+        else:
+            writer.write(storm.websocket_frame(1, json.dumps({"type": "join", "name": f"p{self.index:05}",
+                                                              "room": room}).encode()))
+            await writer.drain()
         carry = b""
         while True:
             data = await reader.read(1 << 16)
@@ -98,7 +103,7 @@ async def measure(args, pid):
 
     async def start(page):
         await dialing.acquire()
-        await page.run("127.0.0.1", args.http_port, args.room, ready, dialing)
+        await page.run("127.0.0.1", args.http_port, args.room, ready, dialing, join=not args.no_join)
 
     tasks = [asyncio.create_task(start(page)) for page in pages]
     try:
@@ -115,6 +120,8 @@ async def measure(args, pid):
           f"(every online list in {listed_time:.2f} s)")
     print(f"resident memory per page: {(after - args.rss_before) / args.pages:.1f} KiB "
           f"({args.rss_before / 1024:.1f} -> {after / 1024:.1f} MiB)")
+    if args.no_join:
+        return
 
     publisher = Publisher()
     await publisher.connect(args.port)
@@ -160,6 +167,8 @@ def main():
     parser.add_argument("--parallel", type=int, default=100, help="pages dialing at once")
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--settle", type=float, default=2)
+    parser.add_argument("--no-join", action="store_true",
+                        help="pages only open their WebSocket (to see what a page costs before it joins)")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
