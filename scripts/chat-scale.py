@@ -130,6 +130,11 @@ async def measure(args, pid):
             await asyncio.sleep(0.05)
         print(f"every join message delivered in {time.monotonic() - started:.2f} s")
     await asyncio.sleep(args.settle)
+    if args.trim:
+        # What the pages hold once the allocator has given back its free pages (gdb calls
+        # malloc_trim in the server): the rest of the RSS growth is the join storm's high-water.
+        subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "call (int)malloc_trim(0)"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
     after = storm.rss_kib(pid)
     print(f"resident memory per page: {(after - args.rss_before) / args.pages:.1f} KiB "
           f"({args.rss_before / 1024:.1f} -> {after / 1024:.1f} MiB)")
@@ -180,6 +185,8 @@ def main():
     parser.add_argument("--parallel", type=int, default=100, help="pages dialing at once")
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--settle", type=float, default=2)
+    parser.add_argument("--trim", action="store_true",
+                        help="have gdb call malloc_trim(0) in the server before measuring memory")
     parser.add_argument("--no-join", action="store_true",
                         help="pages only open their WebSocket (to see what a page costs before it joins)")
     args = parser.parse_args()
