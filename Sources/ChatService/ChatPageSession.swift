@@ -176,7 +176,7 @@ final class ChatPageSession: @unchecked Sendable {
     private func enter(_ room: String, as name: String, announce: Bool = true) async throws -> [ChatEvent] {
         self.room = room
         let inbox = self.inbox
-        try await pubsub.subscribeTopic(Self.filter(for: room), message: "room") { inbox.deliver(.incoming($0)) }
+        try await pubsub.forwardTopic(Self.filter(for: room), message: "room") { inbox.deliver(.incoming($0)) }
         let history = await service.messages(in: room)
         shown = Set(history.map(\.id))
         service.enter(session: id, name: name, room: room) { inbox.deliver($0) }

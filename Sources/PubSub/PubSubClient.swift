@@ -73,11 +73,18 @@ public struct PubSubClient: Sendable {
     // MARK: Subscribing (whole messages, with the sender)
 
     public func subscribe(message key: String, _ handler: @escaping PubSubHub.Handler) async throws {
-        try await hub.addHandler(handler, key: key, session: sessionID, topic: nil)
+        try await hub.addHandler(.queued(handler), key: key, session: sessionID, topic: nil)
     }
 
     public func subscribeTopic(_ topic: String, message key: String, _ handler: @escaping PubSubHub.Handler) async throws {
-        try await hub.addHandler(handler, key: key, session: sessionID, topic: topic)
+        try await hub.addHandler(.queued(handler), key: key, session: sessionID, topic: topic)
+    }
+
+    /// Like `subscribeTopic`, for a handler that only passes each message on to a queue of its
+    /// own (a chat page's): it runs where the message is routed, at once, and must neither
+    /// wait nor block. A session with no other handlers then needs no task of its own.
+    public func forwardTopic(_ topic: String, message key: String, to handOff: @escaping @Sendable (PubSubMessage) -> Void) async throws {
+        try await hub.addHandler(.handOff(handOff), key: key, session: sessionID, topic: topic)
     }
 
     // MARK: AsyncSequence forms
@@ -100,7 +107,7 @@ public struct PubSubClient: Sendable {
         let handler: PubSubHub.Handler = { continuation.yield($0) }
         // Without this the sequence would never end once its handler is gone (AsyncStream does
         // not finish when its continuation is released), leaving its reader waiting forever.
-        try await hub.addHandler(handler, key: key, session: sessionID, topic: topic, onRemove: { continuation.finish() })
+        try await hub.addHandler(.queued(handler), key: key, session: sessionID, topic: topic, onRemove: { continuation.finish() })
         let hub = self.hub
         let session = sessionID
         // Weak: the handler holds this continuation, so a strong hub here would keep a hub nobody

@@ -35,16 +35,33 @@ public final class PubSubHub: Sendable {
     private let state = Mutex(HubState())
     private let receiver = Mutex<Task<Void, Never>?>(nil)
 
+    /// A handler passes messages on (`PubSubClient.forwardTopic`) at dispatch, without the
+    /// session's queue: for code that only hands them to a queue of its own.
+    typealias HandOff = @Sendable (PubSubMessage) -> Void
+
     struct HandlerEntry: Sendable {
+        enum Kind: Sendable {
+            /// Runs on the session's own task, in order, and may wait.
+            case queued(Handler)
+            /// Runs where the message is routed, must return at once.
+            case handOff(HandOff)
+        }
+
         var key: String
-        var handler: Handler
+        var kind: Kind
         /// Runs once the entry is removed (a message stream finishes there).
         var onRemove: (@Sendable () -> Void)? = nil
+
+        var isQueued: Bool {
+            if case .queued = kind { true } else { false }
+        }
     }
 
     struct SessionRecord: Sendable {
         let mailbox: SessionMailbox
-        let worker: Task<Void, Never>
+        /// Started with the first queued handler: a session whose handlers only hand off (a
+        /// chat page) needs no task of its own.
+        var worker: Task<Void, Never>?
         /// Global handlers in subscription order.
         var global: [HandlerEntry] = []
         /// Topic handlers by MQTT filter, in subscription order.
@@ -151,17 +168,20 @@ public final class PubSubHub: Sendable {
     public func session(id: String) -> PubSubClient {
         state.withLock { state in
             if state.sessions[id] == nil && !state.closed {
-                let mailbox = SessionMailbox()
-                let worker = Task { [weak self] in
-                    for await item in mailbox.items {
-                        guard let self else { return }
-                        await handle(item, session: id)
-                    }
-                }
-                state.sessions[id] = SessionRecord(mailbox: mailbox, worker: worker)
+                state.sessions[id] = SessionRecord(mailbox: SessionMailbox())
             }
         }
         return PubSubClient(hub: self, sessionID: id)
+    }
+
+    /// The task that runs a session's queued handlers, in order.
+    private func makeWorker(for session: String, draining mailbox: SessionMailbox) -> Task<Void, Never> {
+        Task { [weak self] in
+            for await item in mailbox.items {
+                guard let self else { return }
+                await handle(item, session: session)
+            }
+        }
     }
 
     /// The sessions the hub holds (their ids): what a closed page must no longer be among.
@@ -169,7 +189,7 @@ public final class PubSubHub: Sendable {
 
     /// Waits until `session`'s handlers have run for every message delivered to it so far.
     func settle(session: String) async {
-        let mailbox = state.withLock { $0.sessions[session]?.mailbox }
+        let mailbox = state.withLock { state in state.sessions[session].flatMap { $0.worker == nil ? nil : $0.mailbox } }
         await mailbox?.settle()
     }
 
@@ -187,13 +207,13 @@ public final class PubSubHub: Sendable {
         }
         await client.disconnect()
         await task?.value
-        for session in sessions { await session.worker.value }
+        for session in sessions { await session.worker?.value }
     }
 
     // MARK: Subscriptions
 
     func addHandler(
-        _ handler: @escaping Handler, key: String, session: String, topic: String?, onRemove: (@Sendable () -> Void)? = nil
+        _ kind: HandlerEntry.Kind, key: String, session: String, topic: String?, onRemove: (@Sendable () -> Void)? = nil
     ) async throws {
         let filter = try topic.map { topic throws(PubSubError) in try mapping.mqttFilter(for: topic) } ?? mapping.globalTopic
         let ready = try state.withLock { state throws(PubSubError) -> Task<Void, any Error> in
@@ -201,7 +221,10 @@ public final class PubSubHub: Sendable {
                 throw PubSubError(.hubClosed, "the PubSub hub or session '\(session)' is closed")
             }
             let before = record
-            let entry = HandlerEntry(key: key, handler: handler, onRemove: onRemove)
+            let entry = HandlerEntry(key: key, kind: kind, onRemove: onRemove)
+            if entry.isQueued && record.worker == nil {
+                record.worker = makeWorker(for: session, draining: record.mailbox)
+            }
             if topic == nil {
                 Self.upsert(entry, into: &record.global)
             } else {
@@ -322,12 +345,12 @@ public final class PubSubHub: Sendable {
         let mqttTopic = try topic.map { topic throws(PubSubError) in try mapping.mqttTopic(for: topic) } ?? mapping.globalTopic
         let application = userProperties.filter { !PubSubWireFormat.isOwn($0.key) }
         let message = PubSubMessage(topic: topic, payload: payload, sender: session, userProperties: application)
-        let targets = try state.withLock { state throws(PubSubError) -> [(SessionMailbox, SessionMailbox.Channel)] in
+        let targets = try state.withLock { state throws(PubSubError) -> [Target] in
             guard !state.closed else { throw PubSubError(.hubClosed, "the PubSub hub is closed") }
             return Self.localTargets(
                 in: state, mqttTopic: mqttTopic, isGlobal: topic == nil, excluding: includeSender ? nil : session)
         }
-        for (mailbox, channel) in targets { mailbox.enqueue(.init(channel: channel, message: message)) }
+        Self.deliver(message, to: targets)
         let properties = PubSubWireFormat.properties(
             origin: hubIdentifier, sender: session, messageIdentifier: message.id, extra: application)
         do {
@@ -337,23 +360,47 @@ public final class PubSubHub: Sendable {
         }
     }
 
+    /// One session's subscription a message reaches: its hand-offs, run at once, and whether
+    /// its queue gets the message for queued handlers.
+    struct Target {
+        var mailbox: SessionMailbox?
+        var channel: SessionMailbox.Channel
+        var handOffs: [HandOff]
+    }
+
     /// Sessions (and which of their subscriptions) a message on `mqttTopic` reaches locally.
     /// The global channel and topics never cross, even for a `#` topic subscription.
-    private static func localTargets(
-        in state: HubState, mqttTopic: String, isGlobal: Bool, excluding: String?
-    ) -> [(SessionMailbox, SessionMailbox.Channel)] {
-        var targets: [(SessionMailbox, SessionMailbox.Channel)] = []
+    private static func localTargets(in state: HubState, mqttTopic: String, isGlobal: Bool, excluding: String?) -> [Target] {
+        var targets: [Target] = []
+        func add(_ record: SessionRecord, _ channel: SessionMailbox.Channel, _ entries: [HandlerEntry]) {
+            var target = Target(mailbox: nil, channel: channel, handOffs: [])
+            for entry in entries {
+                switch entry.kind {
+                case .queued: target.mailbox = record.mailbox
+                case .handOff(let handOff): target.handOffs.append(handOff)
+                }
+            }
+            targets.append(target)
+        }
         if isGlobal {
             for id in state.globalSessions where id != excluding {
-                if let record = state.sessions[id] { targets.append((record.mailbox, .global)) }
+                if let record = state.sessions[id] { add(record, .global, record.global) }
             }
         } else {
             state.topicIndex.forEachMatch(topic: mqttTopic) { id, filter in
                 guard id != excluding, let record = state.sessions[id] else { return }
-                targets.append((record.mailbox, .topic(filter: filter)))
+                add(record, .topic(filter: filter), record.topics[filter] ?? [])
             }
         }
         return targets
+    }
+
+    /// Runs the hand-offs and queues the message for queued handlers; outside the lock.
+    private static func deliver(_ message: PubSubMessage, to targets: [Target]) {
+        for target in targets {
+            for handOff in target.handOffs { handOff(message) }
+            target.mailbox?.enqueue(.init(channel: target.channel, message: message))
+        }
     }
 
     // MARK: Receiving
@@ -375,7 +422,7 @@ public final class PubSubHub: Sendable {
         let targets = state.withLock { state in
             Self.localTargets(in: state, mqttTopic: incoming.topic, isGlobal: isGlobal, excluding: nil)
         }
-        for (mailbox, channel) in targets { mailbox.enqueue(.init(channel: channel, message: message)) }
+        Self.deliver(message, to: targets)
     }
 
     /// Runs one session's handlers for one delivery, on the session's own task, in order.
@@ -396,8 +443,9 @@ public final class PubSubHub: Sendable {
             }
         }
         for entry in handlers {
+            guard case .queued(let handler) = entry.kind else { continue }
             do {
-                try await entry.handler(delivery.message)
+                try await handler(delivery.message)
             } catch {
                 logger.warning("PubSub handler of session \(session) failed: \(error)")
             }

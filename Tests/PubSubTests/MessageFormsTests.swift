@@ -101,6 +101,36 @@ struct MessageFormsTests {
         }
     }
 
+    /// A forwarding handler gets every message where it is routed, in order, from its own hub
+    /// and through the broker, and nothing once the topic is unsubscribed.
+    @Test(arguments: BrokerKind.allCases)
+    func forwardedMessagesArriveInOrderFromEveryHubUntilUnsubscribed(_ kind: BrokerKind) async throws {
+        try await withCluster(kind) { cluster in
+            let received = Mutex<[String]>([])
+            let page = cluster.session("page", hub: 0)
+            try await page.forwardTopic("room/#", message: "page") { message in
+                received.withLock { $0.append(message.text) }
+            }
+            let near = cluster.session("near", hub: 0)
+            let far = cluster.session("far", hub: 1)
+            for index in 0..<20 { try await near.sendAllOnTopic("room/a", "near \(index)") }
+            for index in 0..<20 { try await far.sendAllOnTopic("room/b", "far \(index)") }
+            #expect(await eventually { received.withLock { $0.count } == 40 })
+            let texts = received.withLock { $0 }
+            #expect(texts.filter { $0.hasPrefix("near") } == (0..<20).map { "near \($0)" })
+            #expect(texts.filter { $0.hasPrefix("far") } == (0..<20).map { "far \($0)" })
+
+            try await page.unsubscribeTopic("room/#")
+            try await near.sendAllOnTopic("room/a", "after")
+            let marker = cluster.session("marker", hub: 0)
+            let seen = Mutex(false)
+            try await marker.forwardTopic("room/#", message: "marker") { _ in seen.withLock { $0 = true } }
+            try await far.sendAllOnTopic("room/b", "marker")
+            #expect(await eventually { seen.withLock { $0 } })
+            #expect(received.withLock { $0.count } == 40)
+        }
+    }
+
     @Test func closingTheSessionEndsItsStreams() async throws {
         try await withCluster(.parley) { cluster in
             let session = cluster.session("r", hub: 0)
