@@ -72,6 +72,9 @@ struct PersistenceModel {
         case .header:
             return true
         case .message(let id, let message, let expiresAt):
+            // Identifiers count up from 1: the largest one is damage that passed the checksum
+            // (the fuzzer made one), and the next identifier could not follow it.
+            guard id < .max else { return false }
             if let old = messages[id] { numbers[old.message.identity] = nil }
             messages[id] = Stored(message: message, expiresAt: expiresAt, references: messages[id]?.references ?? 0)
             numbers[message.identity] = id

@@ -230,4 +230,14 @@ struct FilePersistenceTests {
         let left = (restored - .now()).nanoseconds
         #expect(left > 90_000_000_000 && left <= 100_000_000_000)
     }
+
+    /// A record with a valid checksum and the largest message identifier (found by the
+    /// fuzzer) is refused as damage instead of overflowing the next identifier.
+    @Test func aMessageRecordWithTheLargestIdentifierIsRefused() {
+        var model = PersistenceModel()
+        let refused = model.apply(.message(id: .max, Self.message("a/b", "x"), expiresAt: nil))
+        let accepted = model.apply(.message(id: 7, Self.message("a/b", "y"), expiresAt: nil))
+        #expect(!refused && accepted)
+        #expect(model.messages.keys.sorted() == [7])
+    }
 }
