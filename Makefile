@@ -4,7 +4,7 @@ SWIFT ?= swift
 CONFIG ?= config/parley.conf
 PYTEST_FLAGS ?= -q -p no:cacheprovider
 
-.PHONY: run test build unit-test integration-test fuzz deps-run deps-test paho-interop storm clean
+.PHONY: run test build unit-test integration-test conformance fuzz deps-run deps-test paho-interop storm clean
 
 run: deps-run
 	$(SWIFT) run -c release parley serve -c $(CONFIG)
@@ -21,6 +21,14 @@ unit-test:
 
 integration-test:
 	ulimit -n $$(ulimit -Hn) 2>/dev/null || true; PARLEY_BIN=$$($(SWIFT) build --show-bin-path)/parley python3 -m pytest Tests/Integration $(PYTEST_FLAGS)
+
+# Mosquitto's packet-level test data (test/broker/data, not in this repository) against Parley:
+# MOSQUITTO_SOURCE=/path/to/mosquitto (checkout or bare git directory; MOSQUITTO_REF picks the
+# commit) or MOSQUITTO_TEST_DATA=/path/to/test/broker/data. `make test` runs it too when either is set.
+conformance: deps-test build
+	@if [ -z "$$MOSQUITTO_SOURCE$$MOSQUITTO_TEST_DATA" ]; then \
+		echo "conformance: set MOSQUITTO_SOURCE or MOSQUITTO_TEST_DATA (see README, Differences from Mosquitto)" >&2; exit 2; fi
+	PARLEY_BIN=$$($(SWIFT) build --show-bin-path)/parley python3 -m pytest Tests/Integration/test_mosquitto_sequences.py $(PYTEST_FLAGS) -s
 
 # libFuzzer over the MQTT decoders and the persistence store's reader (Tests/Fuzz), with
 # AddressSanitizer, in a build folder of its own; FUZZ_SECONDS per run (CI: 60).

@@ -342,7 +342,7 @@ final class BrokerCore: Sendable {
             guarded.pendingWillPublisher = nil
             guarded.expiry?.cancel()
             guarded.expiry = nil
-            return Array(guarded.protocolState.subscriptions.keys)
+            return guarded.protocolState.subscriptions.keys.map(\.string)
         }
         router.unsubscribeAll(ObjectIdentifier(session), filters: filters)
         if persistence != nil { record([.sessionEnded(sessionID: session.sessionID)]) }
@@ -402,7 +402,7 @@ final class BrokerCore: Sendable {
             _ = sessions.checkOut(clientIdentifier: header.clientIdentifier, cleanStart: true) { session }
             for (filter, subscription) in header.subscriptions {
                 router.subscribe(
-                    .session(session), filter: filter, options: subscription.options,
+                    .session(session), filter: filter.string, options: subscription.options,
                     subscriptionIdentifier: subscription.subscriptionIdentifier)
             }
             if header.expiryInterval != UInt32.max {

@@ -127,10 +127,14 @@ struct SessionStateTests {
         _ = state.deliver(Self.delivery("a", qos: .exactlyOnce), now: Self.now)
         do {
             let result = state.acknowledgePuback(1)
-            #expect(result == .unknownIdentifier)
+            #expect(result == .wrongFlow)
         }
         do {
             let result = state.acknowledgePubcomp(1)
+            #expect(result == .wrongFlow)
+        }
+        do {
+            let result = state.acknowledgePuback(2)
             #expect(result == .unknownIdentifier)
         }
         do {

@@ -569,10 +569,15 @@ struct PacketFixtureTests {
         #expect(try Wire.decode([0x20, 0x02, 0x00, 0x06], version: .v3_1_1) == .connack(ConnAckPacket(reasonCode: .notAuthorized)))
     }
 
-    @Test("A v5 DISCONNECT, AUTH or acknowledgement reason this build does not name is kept")
-    func unknownReasonCodesKept() throws {
+    @Test("A v5 DISCONNECT reason this build does not name is kept")
+    func unknownDisconnectReasonKept() throws {
         #expect(try Wire.decode([0xE0, 0x01, 0x7E], version: .v5) == .disconnect(DisconnectPacket(reasonCode: ReasonCode(rawValue: 0x7E))))
-        #expect(try Wire.decode([0x40, 0x03, 0x00, 0x01, 0xEE], version: .v5)
-            == .puback(PublishResponsePacket(packetIdentifier: 1, reasonCode: ReasonCode(rawValue: 0xEE))))
+    }
+
+    @Test("An acknowledgement with a reason code its type does not define is a protocol error", arguments: [
+        [0x40, 0x03, 0x00, 0x01, 0xEE], [0x50, 0x03, 0x00, 0x01, 0x92], [0x62, 0x03, 0x00, 0x01, 0x10], [0x70, 0x03, 0x00, 0x01, 0x80],
+    ] as [[UInt8]])
+    func undefinedAcknowledgementReason(bytes: [UInt8]) throws {
+        #expect(try Wire.decodeError(bytes, version: .v5)?.reasonCode == .protocolError)
     }
 }

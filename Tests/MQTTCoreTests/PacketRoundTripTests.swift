@@ -217,10 +217,15 @@ private enum Samples {
             ("PUBACK", MQTTPacket.puback), ("PUBREC", MQTTPacket.pubrec), ("PUBREL", MQTTPacket.pubrel), ("PUBCOMP", MQTTPacket.pubcomp),
         ]
         for (name, make) in kinds {
-            responses.append(("\(name) with reason code", make(PublishResponsePacket(packetIdentifier: 5, reasonCode: .noMatchingSubscribers))))
-            responses.append(("\(name) failure reason code", make(PublishResponsePacket(packetIdentifier: 5, reasonCode: .packetIdentifierNotFound))))
+            // Each with reason codes its type defines (MQTT 5 §3.4.2.1–§3.7.2.1).
+            let isRelease = name == "PUBREL" || name == "PUBCOMP"
+            let other: ReasonCode = isRelease ? .packetIdentifierNotFound : .noMatchingSubscribers
+            let failure: ReasonCode = isRelease ? .packetIdentifierNotFound : .packetIdentifierInUse
+            responses.append(("\(name) with reason code", make(PublishResponsePacket(packetIdentifier: 5, reasonCode: other))))
+            responses.append(("\(name) failure reason code", make(PublishResponsePacket(packetIdentifier: 5, reasonCode: failure))))
             responses.append(("\(name) success with properties", make(PublishResponsePacket(packetIdentifier: 5, properties: reason))))
-            responses.append(("\(name) reason code and properties", make(PublishResponsePacket(packetIdentifier: 5, reasonCode: .quotaExceeded, properties: reason))))
+            let withProperties: ReasonCode = isRelease ? .packetIdentifierNotFound : .quotaExceeded
+            responses.append(("\(name) reason code and properties", make(PublishResponsePacket(packetIdentifier: 5, reasonCode: withProperties, properties: reason))))
         }
 
         return responses + [

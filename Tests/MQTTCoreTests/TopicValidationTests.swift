@@ -32,12 +32,19 @@ struct TopicValidationTests {
 
     @Test("Invalid topic filters are refused with 0x8F", arguments: [
         "", "sport/tennis#", "sport/tennis/#/ranking", "sport+", "+sport", "sport/+tennis", "#/", "##", "++", "a/#/",
-        "a/b#", "#a", "+#", "a\u{0}b", "$share/g", "$share/", "$share//x", "$share/g+/x", "$share/+/x", "$share/#/x",
-        "$share/g#/x", "$share/g/", "$share/g/sport+", "$share/g/#/x", String(repeating: "a", count: 65_536),
+        "a/b#", "#a", "+#", "a\u{0}b", "$share/g+/x", "$share/+/x", "$share/#/x",
+        "$share/g#/x", "$share/g/sport+", "$share/g/#/x", String(repeating: "a", count: 65_536),
     ])
     func invalidTopicFilters(filter: String) {
         let error = #expect(throws: MQTTProtocolError.self) { try TopicValidation.validateTopicFilter(filter) }
         #expect(error?.reasonCode == .topicFilterInvalid)
+    }
+
+    @Test("A shared subscription without a share name or a filter is a protocol error, as Mosquitto answers",
+          arguments: ["$share/g", "$share/", "$share//x", "$share/g/"])
+    func sharedSubscriptionWithoutParts(filter: String) {
+        let error = #expect(throws: MQTTProtocolError.self) { try TopicValidation.validateTopicFilter(filter) }
+        #expect(error?.reasonCode == .protocolError)
     }
 
     @Test("hasWildcards", arguments: [

@@ -10,12 +10,12 @@ extension ConnectionHandler {
         let level = ConnectPacket.peekProtocolLevel(in: frame.body)
         logger.notice("rejecting CONNECT: \(error)")
         closeReason = .protocolError(error)
+        // Only an unknown protocol level is answered (MQTT-3.1.2-2). For any other fault a v5
+        // CONNACK is optional (MQTT 5 §4.13.1: "MAY"); Mosquitto closes without one, and so
+        // does Parley, so clients see the same bytes from both.
         if error.reasonCode == .unsupportedProtocolVersion {
             version = level == ProtocolVersion.v5.rawValue ? .v5 : .v3_1_1
             write(.connack(ConnAckPacket(reasonCode: .unsupportedProtocolVersion)))
-        } else if level == ProtocolVersion.v5.rawValue {
-            version = .v5
-            write(.connack(ConnAckPacket(reasonCode: error.reasonCode)))
         }
         closeAfterReply()
     }
@@ -148,6 +148,30 @@ extension ConnectionHandler {
             queueQoS0WhileOffline: configuration.queueQoS0Messages)
         // A session is resumed only by the user it belongs to: another user name starts afresh
         // (session present 0), so nobody inherits someone else's subscriptions and queue.
+        var keepAliveSeconds = connect.keepAlive
+        var serverKeepAlive: UInt16?
+        if configuration.maxKeepalive > 0 && (keepAliveSeconds == 0 || keepAliveSeconds > configuration.maxKeepalive) {
+            keepAliveSeconds = configuration.maxKeepalive
+            serverKeepAlive = keepAliveSeconds
+        }
+        var properties = MQTTProperties()
+        if version == .v5 {
+            properties.assignedClientIdentifier = assignedIdentifier
+            properties.receiveMaximum = core.receiveMaximum
+            if listener.maxTopicAlias > 0 { properties.topicAliasMaximum = listener.maxTopicAlias }
+            if !configuration.retainAvailable { properties.retainAvailable = 0 }
+            if let maximum = configuration.maxPacketSize { properties.maximumPacketSize = maximum }
+            properties.serverKeepAlive = serverKeepAlive
+        }
+        let connackSize = MQTTPacket.connack(ConnAckPacket(reasonCode: .success, properties: properties)).encodedSize(version: version)
+        if let maximum = connect.properties.maximumPacketSize, connackSize > maximum {
+            // MQTT-3.1.2-24: nothing larger than the client's maximum goes out, not even the CONNACK;
+            // the connection ends before it touches any session, as with Mosquitto.
+            logger.notice("closing: a CONNACK of \(connackSize) bytes exceeds the client's maximum packet size \(maximum)")
+            phase = .closed
+            close()
+            return
+        }
         let cleanStart = connect.cleanStart || core.sessions.belongsToAnotherUser(client)
         let core = self.core
         let checkout = core.sessions.checkOut(clientIdentifier: client.clientIdentifier, cleanStart: cleanStart) {
@@ -195,23 +219,6 @@ extension ConnectionHandler {
             inboundMaximum: version == .v5 ? listener.maxTopicAlias : 0,
             outboundMaximum: version == .v5 ? connect.properties.topicAliasMaximum ?? 0 : 0)
         if let maximum = connect.properties.maximumPacketSize { clientMaximumPacketSize = Int(maximum) }
-
-        var keepAliveSeconds = connect.keepAlive
-        var serverKeepAlive: UInt16?
-        if configuration.maxKeepalive > 0 && (keepAliveSeconds == 0 || keepAliveSeconds > configuration.maxKeepalive) {
-            keepAliveSeconds = configuration.maxKeepalive
-            serverKeepAlive = keepAliveSeconds
-        }
-
-        var properties = MQTTProperties()
-        if version == .v5 {
-            properties.assignedClientIdentifier = assignedIdentifier
-            properties.receiveMaximum = core.receiveMaximum
-            if listener.maxTopicAlias > 0 { properties.topicAliasMaximum = listener.maxTopicAlias }
-            if !configuration.retainAvailable { properties.retainAvailable = 0 }
-            if let maximum = configuration.maxPacketSize { properties.maximumPacketSize = maximum }
-            properties.serverKeepAlive = serverKeepAlive
-        }
         write(.connack(ConnAckPacket(sessionPresent: checkout.resumed, reasonCode: .success, properties: properties)))
         for action in resumeActions { send(action) }
 

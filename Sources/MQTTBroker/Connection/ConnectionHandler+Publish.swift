@@ -34,7 +34,9 @@ extension ConnectionHandler {
                 return
             }
             // A resend of a message already routed is acknowledged again but not delivered twice.
-            let reason = isNew ? route(publish, topic: topic, client: client) : .success
+            var reason = isNew ? route(publish, topic: topic, client: client) : .success
+            // 0x10 is optional (MQTT 5 §3.5.2.1: "MAY"); Mosquitto sends it in PUBACK only.
+            if reason == .noMatchingSubscribers { reason = .success }
             write(.pubrec(PublishResponsePacket(packetIdentifier: identifier, reasonCode: reason)))
             if reason.isFailure {
                 _ = session.withState(recordingInto: &changes) { $0.releaseQoS2(identifier) }
@@ -84,11 +86,17 @@ extension ConnectionHandler {
         guard let session else { return }
         var dropped: [Delivery] = []
         var changes: [PersistenceChange] = []
-        let actions = session.withAttachedState(connection, recordingInto: &changes) { state -> [OutboundAction] in
-            guard state.acknowledgePuback(ack.packetIdentifier) == .completed else { return [] }
-            return state.fillWindow(now: .now(), dropped: &dropped)
+        let outcome = session.withAttachedState(connection, recordingInto: &changes) {
+            state -> (SessionState.AcknowledgementResult, [OutboundAction]) in
+            let result = state.acknowledgePuback(ack.packetIdentifier)
+            return (result, result == .completed ? state.fillWindow(now: .now(), dropped: &dropped) : [])
         }
-        guard let actions else { return }
+        guard let (result, actions) = outcome else { return }
+        persist(changes)
+        if result == .wrongFlow {
+            failWrongFlow(ack, .puback)
+            return
+        }
         persist(changes)
         sendAll(actions, dropped: dropped)
     }
@@ -105,9 +113,14 @@ extension ConnectionHandler {
         }
         guard let (result, actions) = outcome else { return }
         persist(changes)
+        if result == .wrongFlow {
+            failWrongFlow(ack, .pubrec)
+            return
+        }
+        // An unknown identifier is answered with success too, as Mosquitto does: 0x92 is
+        // allowed, not required (MQTT 5 §3.6.2.1), and after a restart it is no fault.
         if !ack.reasonCode.isFailure {
-            let reason: ReasonCode = result == .completed || version != .v5 ? .success : .packetIdentifierNotFound
-            write(.pubrel(PublishResponsePacket(packetIdentifier: ack.packetIdentifier, reasonCode: reason)))
+            write(.pubrel(PublishResponsePacket(packetIdentifier: ack.packetIdentifier)))
         }
         sendAll(actions, dropped: dropped)
     }
@@ -115,23 +128,37 @@ extension ConnectionHandler {
     func handlePubrel(_ ack: PublishResponsePacket) {
         guard let session else { return }
         var changes: [PersistenceChange] = []
-        let released = session.withState(recordingInto: &changes) { $0.releaseQoS2(ack.packetIdentifier) }
+        _ = session.withState(recordingInto: &changes) { $0.releaseQoS2(ack.packetIdentifier) }
         persist(changes)
-        let reason: ReasonCode = released || version != .v5 ? .success : .packetIdentifierNotFound
-        write(.pubcomp(PublishResponsePacket(packetIdentifier: ack.packetIdentifier, reasonCode: reason)))
+        // Success for an identifier not held too (0x92 is allowed, not required: MQTT 5
+        // §3.7.2.1): the PUBCOMP that answered it may have been lost, as Mosquitto reasons.
+        write(.pubcomp(PublishResponsePacket(packetIdentifier: ack.packetIdentifier)))
     }
 
     func handlePubcomp(_ ack: PublishResponsePacket) {
         guard let session else { return }
         var dropped: [Delivery] = []
         var changes: [PersistenceChange] = []
-        let actions = session.withAttachedState(connection, recordingInto: &changes) { state -> [OutboundAction] in
-            guard state.acknowledgePubcomp(ack.packetIdentifier) == .completed else { return [] }
-            return state.fillWindow(now: .now(), dropped: &dropped)
+        let outcome = session.withAttachedState(connection, recordingInto: &changes) {
+            state -> (SessionState.AcknowledgementResult, [OutboundAction]) in
+            let result = state.acknowledgePubcomp(ack.packetIdentifier)
+            return (result, result == .completed ? state.fillWindow(now: .now(), dropped: &dropped) : [])
         }
-        guard let actions else { return }
+        guard let (result, actions) = outcome else { return }
         persist(changes)
+        if result == .wrongFlow {
+            failWrongFlow(ack, .pubcomp)
+            return
+        }
         sendAll(actions, dropped: dropped)
+    }
+
+    /// An acknowledgement of the other QoS flow for a message in flight (a PUBCOMP for a QoS 1
+    /// message, a PUBACK in a QoS 2 one): a protocol error (MQTT 5 §4.3), on which Mosquitto
+    /// closes the connection. An identifier not in flight at all is not an error (it may be
+    /// one acknowledged before a reconnection) and stays ignored.
+    private func failWrongFlow(_ ack: PublishResponsePacket, _ type: PacketType) {
+        fail(.protocolViolation("\(type) for packet identifier \(ack.packetIdentifier), which is in another QoS flow"))
     }
 
     private func sendAll(_ actions: [OutboundAction], dropped: [Delivery]) {

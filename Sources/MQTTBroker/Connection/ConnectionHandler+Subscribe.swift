@@ -11,6 +11,9 @@ extension ConnectionHandler {
             let filter = entry.topicFilter
             do {
                 try TopicValidation.validateTopicFilter(filter)
+            } catch where error.reasonCode == .protocolError {
+                fail(error)
+                return
             } catch {
                 logger.info("refusing subscription to '\(filter)': \(error.message)")
                 codes.append(.topicFilterInvalid)
@@ -40,7 +43,7 @@ extension ConnectionHandler {
             // out of the router (`endSession` removes only the filters it saw).
             let added = session.guarded.withLock { guarded -> Bool in
                 guard !guarded.ended else { return false }
-                guarded.protocolState.subscriptions[filter] = subscription
+                guarded.protocolState.subscriptions[TopicKey(filter)] = subscription
                 return true
             }
             guard added else { return }
@@ -75,7 +78,7 @@ extension ConnectionHandler {
         guard let session else { return }
         var codes: [ReasonCode] = []
         for filter in unsubscribe.topicFilters {
-            let existed = session.withState { $0.subscriptions.removeValue(forKey: filter) != nil }
+            let existed = session.withState { $0.subscriptions.removeValue(forKey: TopicKey(filter)) != nil }
             core.router.unsubscribe(ObjectIdentifier(session), filter: filter)
             codes.append(existed ? .success : .noSubscriptionExisted)
         }

@@ -234,6 +234,22 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Decodes one frame and acts on it.
     func process(_ frame: MQTTFrame) {
+        if case .connected = phase, let type = PacketType(rawValue: frame.firstByte >> 4) {
+            // The type alone makes these protocol errors, whatever their flags and body (as in
+            // Mosquitto): packets only a server sends, and AUTH, which needs an authentication
+            // method in CONNECT (MQTT-4.12.0-7) that Parley never accepts.
+            // Mosquitto checks SUBACK's and UNSUBACK's reserved flags first (malformed); the
+            // others it refuses by type alone.
+            let flagsFirst = (type == .suback || type == .unsuback) && frame.firstByte & 0x0F != 0
+            if type.isSentByServerOnly && !flagsFirst {
+                fail(.protocolViolation("\(type) may only be sent by a server"))
+                return
+            }
+            if type == .auth {
+                fail(.protocolViolation("AUTH without an authentication method in CONNECT"))
+                return
+            }
+        }
         let packet: MQTTPacket
         do {
             packet = try MQTTPacket.decode(frame, version: version)
@@ -271,9 +287,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .pingreq: write(.pingresp)
         case .disconnect(let disconnect): handleDisconnect(disconnect)
         case .connect: fail(.protocolViolation("second CONNECT on one connection"))
-        case .auth: fail(MQTTProtocolError(.badAuthenticationMethod, "AUTH without an authentication method"))
-        case .connack, .suback, .unsuback, .pingresp:
-            fail(.protocolViolation("\(packet.type) may only be sent by a server"))
+        case .auth, .connack, .suback, .unsuback, .pingresp:
+            fail(.protocolViolation("\(packet.type) is not for a server"))
         }
     }
 

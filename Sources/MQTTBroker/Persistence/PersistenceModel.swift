@@ -37,7 +37,7 @@ struct PersistenceModel {
     private var numbers: [ObjectIdentifier: UInt64] = [:]
     private var nextMessageID: UInt64 = 1
     private var nextSequence: UInt64 = 0
-    private(set) var retained: [String: UInt64] = [:]
+    private(set) var retained: [TopicKey: UInt64] = [:]
     private(set) var sessions: [UInt64: Session] = [:]
     /// The session of each client identifier, to replace it when a new one starts.
     private var sessionOfClient: [String: UInt64] = [:]
@@ -82,11 +82,11 @@ struct PersistenceModel {
             return true
         case .retain(let topic, let messageID):
             guard messages[messageID] != nil else { return false }
-            if let previous = retained.updateValue(messageID, forKey: topic) { release(previous) }
+            if let previous = retained.updateValue(messageID, forKey: TopicKey(topic)) { release(previous) }
             messages[messageID]?.references += 1
             return true
         case .removeRetained(let topic):
-            if let previous = retained.removeValue(forKey: topic) { release(previous) }
+            if let previous = retained.removeValue(forKey: TopicKey(topic)) { release(previous) }
             return true
         case .session(let header, let disconnectedAt):
             if header.expiryInterval == 0 { return apply(.sessionEnded(sessionID: header.sessionID)) }
@@ -176,7 +176,7 @@ struct PersistenceModel {
         for (id, stored) in messages.sorted(by: { $0.key < $1.key }) where stored.references > 0 {
             body(.message(id: id, stored.message, expiresAt: stored.expiresAt))
         }
-        for (topic, id) in retained { body(.retain(topic: topic, messageID: id)) }
+        for (topic, id) in retained { body(.retain(topic: topic.string, messageID: id)) }
         for (id, session) in sessions {
             body(.session(session.header, disconnectedAt: session.disconnectedAt))
             for (messageID, delivery) in session.deliveries.sorted(by: { $0.value.sequence < $1.value.sequence }) {

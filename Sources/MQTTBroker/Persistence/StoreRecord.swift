@@ -94,7 +94,7 @@ enum StoreRecord: Sendable {
             buffer.writeInteger(disconnectedAt.map { Int64($0.timeIntervalSince1970 * 1000) } ?? -1)
             buffer.writeInteger(UInt32(header.subscriptions.count))
             for (filter, subscription) in header.subscriptions.sorted(by: { $0.key < $1.key }) {
-                buffer.writeStoredString(filter)
+                buffer.writeStoredString(filter.string)
                 let options = subscription.options
                 buffer.writeInteger(options.qos.rawValue)
                 buffer.writeInteger(UInt8((options.noLocal ? 1 : 0) | (options.retainAsPublished ? 2 : 0)))
@@ -206,14 +206,14 @@ enum StoreRecord: Sendable {
             let username = try integer(UInt8.self) == 1 ? try string() : nil
             let disconnected: Int64 = try integer()
             let count: UInt32 = try integer()
-            var subscriptions: [String: SessionSubscription] = [:]
+            var subscriptions: [TopicKey: SessionSubscription] = [:]
             for _ in 0..<count {
                 let filter = try string()
                 let qos = try qos()
                 let flags: UInt8 = try integer()
                 guard let handling = SubscriptionOptions.RetainHandling(rawValue: try integer()) else { throw BodyError() }
                 let identifier: Int32 = try integer()
-                subscriptions[filter] = SessionSubscription(
+                subscriptions[TopicKey(filter)] = SessionSubscription(
                     options: SubscriptionOptions(qos: qos, noLocal: flags & 1 != 0, retainAsPublished: flags & 2 != 0, retainHandling: handling),
                     subscriptionIdentifier: identifier < 0 ? nil : Int(identifier))
             }

@@ -10,9 +10,9 @@ final class Router: Sendable {
     private struct State: Sendable {
         var trie = SubscriptionTrie<SubscriberKey, SubscriptionEntry>()
         /// Round-robin position per shared subscription (`group` + NUL + filter).
-        var shareCursors: [String: Int] = [:]
+        var shareCursors: [TopicKey: Int] = [:]
         /// Members per shared subscription, so that its cursor goes with its last member.
-        var shareMembers: [String: Int] = [:]
+        var shareMembers: [TopicKey: Int] = [:]
 
         mutating func remove(_ key: SubscriberKey, filter: String) -> Bool {
             guard trie.remove(key: key, filter: filter) != nil else { return false }
@@ -29,7 +29,7 @@ final class Router: Sendable {
         }
     }
 
-    static func shareKey(group: String, filter: String) -> String { group + "\u{0}" + filter }
+    static func shareKey(group: String, filter: String) -> TopicKey { TopicKey(group + "\u{0}" + filter) }
 
     private let state = Mutex(State())
 
@@ -109,7 +109,7 @@ final class Router: Sendable {
                 }
             }
             guard !sharedEntries.isEmpty else { return }
-            var groups: [String: [SubscriptionEntry]] = [:]
+            var groups: [TopicKey: [SubscriptionEntry]] = [:]
             for entry in sharedEntries {
                 groups[Self.shareKey(group: entry.shareGroup!, filter: entry.filter), default: []].append(entry)
             }

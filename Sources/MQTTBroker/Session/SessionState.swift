@@ -24,7 +24,7 @@ struct SessionState: Sendable {
     let sessionID: UInt64
     var limits: Limits
     /// Filters as subscribed (shared ones with their `$share/group/` prefix).
-    var subscriptions: [String: SessionSubscription] = [:]
+    var subscriptions: [TopicKey: SessionSubscription] = [:]
     /// Seconds the session outlives its connection; `UInt32.max` means forever.
     var expiryInterval: UInt32
     var isConnected = false
@@ -147,11 +147,14 @@ struct SessionState: Sendable {
     enum AcknowledgementResult: Equatable {
         case completed
         case unknownIdentifier
+        /// The identifier is in flight, in the other QoS flow or a later step of it.
+        case wrongFlow
     }
 
     /// A PUBACK arrived for a QoS 1 message.
     mutating func acknowledgePuback(_ identifier: UInt16) -> AcknowledgementResult {
-        guard let message = inflight[identifier], message.phase == .awaitingPuback else { return .unknownIdentifier }
+        guard let message = inflight[identifier] else { return .unknownIdentifier }
+        guard message.phase == .awaitingPuback else { return .wrongFlow }
         inflight[identifier] = nil
         finished(message.delivery)
         return .completed
@@ -159,7 +162,8 @@ struct SessionState: Sendable {
 
     /// A PUBREC arrived; a failure reason ends the flow (MQTT 5 §4.3.3), otherwise PUBREL follows.
     mutating func acknowledgePubrec(_ identifier: UInt16, reasonCode: ReasonCode) -> AcknowledgementResult {
-        guard let message = inflight[identifier], message.phase != .awaitingPuback else { return .unknownIdentifier }
+        guard let message = inflight[identifier] else { return .unknownIdentifier }
+        guard message.phase != .awaitingPuback else { return .wrongFlow }
         if reasonCode.isFailure {
             inflight[identifier] = nil
             finished(message.delivery)
@@ -172,7 +176,8 @@ struct SessionState: Sendable {
 
     /// A PUBCOMP arrived, ending a QoS 2 flow.
     mutating func acknowledgePubcomp(_ identifier: UInt16) -> AcknowledgementResult {
-        guard let message = inflight[identifier], message.phase == .awaitingPubcomp else { return .unknownIdentifier }
+        guard let message = inflight[identifier] else { return .unknownIdentifier }
+        guard message.phase == .awaitingPubcomp else { return .wrongFlow }
         inflight[identifier] = nil
         finished(message.delivery)
         return .completed

@@ -27,6 +27,10 @@ extension ByteBuffer {
     mutating func readMQTTVariableByteInteger() throws(MQTTProtocolError) -> Int {
         switch peekVariableByteInteger() {
         case .complete(let value, let length):
+            // MQTT-1.5.5-1: the fewest bytes; a longer form (0x80 0x00 for 0) is malformed.
+            guard length == 1 || getInteger(at: readerIndex + length - 1, as: UInt8.self) != 0 else {
+                throw .malformed("variable byte integer not in its shortest form")
+            }
             moveReaderIndex(forwardBy: length)
             return value
         case .incomplete:

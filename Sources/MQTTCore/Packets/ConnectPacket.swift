@@ -85,6 +85,10 @@ extension ConnectPacket: MQTTPacketCodable {
 
     static func decode(flags: UInt8, body: inout ByteBuffer, version _: ProtocolVersion) throws(MQTTProtocolError) -> ConnectPacket {
         let protocolName = try body.readMQTTString()
+        // MQTT-3.1.2-1: another protocol's name may be dropped without an answer, as Mosquitto does.
+        guard protocolName == ProtocolVersion.v5.protocolName || protocolName == ProtocolVersion.v3_1.protocolName else {
+            throw .protocolViolation("CONNECT for protocol '\(protocolName)', not MQTT")
+        }
         let level = try body.readMQTTByte()
         let isBridge = level & 0x80 != 0
         guard let version = ProtocolVersion(rawValue: level & 0x7F), version.protocolName == protocolName,
@@ -92,8 +96,13 @@ extension ConnectPacket: MQTTPacketCodable {
         else {
             throw MQTTProtocolError(.unsupportedProtocolVersion, "unsupported protocol '\(protocolName)' level \(level)")
         }
+        // MQTT 3.1 left these bits unused rather than reserved; clients of its time set them.
+        let checksReservedBits = version != .v3_1
+        if checksReservedBits && flags != PacketType.connect.requiredFlags {
+            throw .malformed("CONNECT with reserved flag bits 0x\(String(flags, radix: 16))")
+        }
         let connectFlags = try body.readMQTTByte()
-        guard connectFlags & 0x01 == 0 else { throw .malformed("CONNECT reserved flag is set") }
+        guard connectFlags & 0x01 == 0 || !checksReservedBits else { throw .malformed("CONNECT reserved flag is set") }
         let hasWill = connectFlags & 0x04 != 0
         guard let willQoS = QoS(rawValue: (connectFlags >> 3) & 0x03) else { throw .malformed("CONNECT will QoS 3") }
         let willRetain = connectFlags & 0x20 != 0
@@ -107,16 +116,16 @@ extension ConnectPacket: MQTTPacketCodable {
         }
         let keepAlive = try body.readMQTTUInt16()
         let properties = version.hasProperties ? try MQTTProperties.decode(from: &body, context: .connect) : .none
-        let clientIdentifier = try body.readMQTTString()
+        let clientIdentifier = try body.readMQTTName("client identifier")
         var will: Will?
         if hasWill {
             let willProperties = version.hasProperties ? try MQTTProperties.decode(from: &body, context: .will) : .none
-            let topic = try body.readMQTTString()
-            try TopicValidation.validateTopicName(topic)
+            let topic = try body.readMQTTName("will topic")
+            do { try TopicValidation.validateTopicName(topic) } catch { throw .malformed(error.message) }
             let payload = try body.readMQTTBinary()
             will = Will(topic: topic, payload: payload, qos: willQoS, retain: willRetain, properties: willProperties)
         }
-        let username = hasUsername ? try body.readMQTTString() : nil
+        let username = hasUsername ? try body.readMQTTName("user name") : nil
         let password = hasPassword ? try body.readMQTTBinary() : nil
         try body.expectFullyRead(.connect)
         return ConnectPacket(

@@ -45,8 +45,12 @@ extension MQTTPacket {
     public static func decode(_ frame: MQTTFrame, version: ProtocolVersion) throws(MQTTProtocolError) -> MQTTPacket {
         let typeNibble = frame.firstByte >> 4
         let flags = frame.firstByte & 0x0F
-        guard let type = PacketType(rawValue: typeNibble) else { throw .malformed("reserved packet type 0") }
-        if type != .publish && flags != type.requiredFlags {
+        // "Forbidden" (MQTT 5 §2.1.2): the packet parses, it just may not be sent, so a
+        // protocol error, as Mosquitto answers.
+        guard let type = PacketType(rawValue: typeNibble) else { throw .protocolViolation("packet type 0, which is forbidden") }
+        // PUBLISH flags carry meaning; CONNECT's are checked once its protocol is known (MQTT
+        // 3.1 did not reserve them).
+        if type != .publish && type != .connect && flags != type.requiredFlags {
             throw .malformed("\(type) with reserved flag bits 0x\(String(flags, radix: 16))")
         }
         var body = frame.body

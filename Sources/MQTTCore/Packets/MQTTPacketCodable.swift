@@ -26,6 +26,7 @@ extension ByteBuffer {
 /// Reads a non-zero packet identifier (MQTT 5 §2.2.1).
 func readPacketIdentifier(from body: inout ByteBuffer, in type: PacketType) throws(MQTTProtocolError) -> UInt16 {
     let identifier = try body.readMQTTUInt16()
-    guard identifier != 0 else { throw .malformed("\(type) with packet identifier 0") }
+    // MQTT-2.2.1-3 forbids 0 without naming the fault; Mosquitto answers a protocol error.
+    guard identifier != 0 else { throw .protocolViolation("\(type) with packet identifier 0") }
     return identifier
 }

@@ -47,7 +47,7 @@ public struct MQTTProperties: Sendable, Hashable {
 
 extension MQTTProperties {
     /// Reads a property length and the properties after it, rejecting identifiers the
-    /// `context` may not carry (malformed), repeats (protocol error) and out-of-range values.
+    /// `context` may not carry, repeats (protocol error) and out-of-range values.
     static func decode(
         from buffer: inout ByteBuffer,
         context: PropertyIdentifier.Contexts
@@ -58,13 +58,19 @@ extension MQTTProperties {
         }
         var properties = MQTTProperties()
         var seen: UInt64 = 0
+        var misplaced: PropertyIdentifier?
         while body.readableBytes > 0 {
             let rawIdentifier = try body.readMQTTVariableByteInteger()
             guard rawIdentifier <= 0xFF, let identifier = PropertyIdentifier(rawValue: UInt8(rawIdentifier)) else {
                 throw .malformed("unknown property identifier 0x\(String(rawIdentifier, radix: 16))")
             }
             guard identifier.allowedContexts.contains(context) else {
-                throw .malformed("property \(identifier) is not allowed on this packet")
+                // Judged once the whole list has been read: a list that does not parse is
+                // malformed first.
+                var discarded = MQTTProperties()
+                try discarded.read(identifier, from: &body)
+                misplaced = misplaced ?? identifier
+                continue
             }
             let bit: UInt64 = 1 << UInt64(identifier.rawValue)
             let repeatable = identifier == .userProperty || (identifier == .subscriptionIdentifier && context == .publish)
@@ -73,6 +79,13 @@ extension MQTTProperties {
             }
             seen |= bit
             try properties.read(identifier, from: &body)
+        }
+        if let misplaced {
+            // MQTT 5 §2.2.2.2 calls a property on the wrong packet malformed, and §4.13.1 lets
+            // either 0x81 or 0x82 be sent. Mosquitto answers 0x81 on SUBSCRIBE and UNSUBSCRIBE
+            // and 0x82 elsewhere; Parley does the same, so its users see the same bytes.
+            let message = "property \(misplaced) is not allowed on this packet"
+            throw context == .subscribe || context == .unsubscribe ? .malformed(message) : .protocolViolation(message)
         }
         return properties
     }

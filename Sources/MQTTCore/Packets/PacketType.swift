@@ -24,6 +24,15 @@ public enum PacketType: UInt8, Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Packets only a server sends. A client sending one is a protocol error (MQTT 5 §4.13.1,
+    /// 0x82) whatever its flags and length say: the type alone decides, as in Mosquitto.
+    public var isSentByServerOnly: Bool {
+        switch self {
+        case .connack, .suback, .unsuback, .pingresp: true
+        default: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .connect: "CONNECT"

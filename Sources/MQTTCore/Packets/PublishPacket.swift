@@ -51,14 +51,18 @@ extension PublishPacket: MQTTPacketCodable {
         guard let qos = QoS(rawValue: (flags >> 1) & 0x03) else { throw .malformed("PUBLISH with QoS 3") }
         let duplicate = flags & 0x08 != 0
         if duplicate && qos == .atMostOnce { throw .malformed("PUBLISH QoS 0 with the DUP flag") }
-        let topic = try body.readMQTTString()
+        let topic = try body.readMQTTName("topic name")
         let packetIdentifier = qos == .atMostOnce ? nil : try readPacketIdentifier(from: &body, in: .publish)
         let properties = version.hasProperties ? try MQTTProperties.decode(from: &body, context: .publish) : .none
         if topic.isEmpty {
             // Only a v5 alias may stand in for the topic (MQTT 5 §3.3.2.3.4).
-            guard properties.topicAlias != nil else { throw .topicNameInvalid("PUBLISH with an empty topic and no topic alias") }
+            // "It is a Protocol Error if the Topic Name is zero length and there is no Topic Alias."
+            guard properties.topicAlias != nil else { throw .protocolViolation("PUBLISH with an empty topic and no topic alias") }
         } else {
-            try TopicValidation.validateTopicName(topic)
+            // A wildcard in a topic name is a packet that breaks the format (MQTT-3.3.2-2):
+            // malformed, as Mosquitto answers, not Topic Name Invalid (0x90), which is for
+            // well-formed names the receiver will not take.
+            do { try TopicValidation.validateTopicName(topic) } catch { throw .malformed(error.message) }
         }
         return PublishPacket(
             topic: topic, payload: body.readSlice(length: body.readableBytes)!, qos: qos, retain: flags & 0x01 != 0,

@@ -35,11 +35,30 @@ public struct PublishResponsePacket: Sendable, Hashable {
         var packet = PublishResponsePacket(packetIdentifier: identifier)
         if version.hasProperties && body.readableBytes > 0 {
             packet.reasonCode = ReasonCode(rawValue: try body.readMQTTByte())
+            guard type.allowsReasonCode(packet.reasonCode) else {
+                throw .protocolViolation("\(type) with reason code \(packet.reasonCode), which it may not carry")
+            }
             if body.readableBytes > 0 {
                 packet.properties = try MQTTProperties.decode(from: &body, context: .publishResponse)
             }
         }
         try body.expectFullyRead(type)
         return packet
+    }
+}
+
+extension PacketType {
+    /// The reason codes MQTT 5 defines for each acknowledgement (§3.4.2.1, §3.5.2.1, §3.6.2.1,
+    /// §3.7.2.1); another value is answered as a protocol error, as Mosquitto does.
+    func allowsReasonCode(_ code: ReasonCode) -> Bool {
+        switch self {
+        case .puback, .pubrec:
+            [ReasonCode.success, .noMatchingSubscribers, .unspecifiedError, .implementationSpecificError, .notAuthorized,
+             .topicNameInvalid, .packetIdentifierInUse, .quotaExceeded, .payloadFormatInvalid].contains(code)
+        case .pubrel, .pubcomp:
+            code == .success || code == .packetIdentifierNotFound
+        default:
+            true
+        }
     }
 }

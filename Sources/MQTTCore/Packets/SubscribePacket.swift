@@ -46,7 +46,8 @@ extension SubscribePacket: MQTTPacketCodable {
         let properties = version.hasProperties ? try MQTTProperties.decode(from: &body, context: .subscribe) : .none
         var subscriptions: [Subscription] = []
         while body.readableBytes > 0 {
-            let filter = try body.readMQTTString()
+            let filter = try body.readMQTTName("topic filter")
+            guard !filter.isEmpty else { throw .malformed("empty topic filter") }  // MQTT-4.7.3-1
             let options = try SubscriptionOptions(byte: body.readMQTTByte(), version: version)
             subscriptions.append(Subscription(topicFilter: filter, options: options))
         }

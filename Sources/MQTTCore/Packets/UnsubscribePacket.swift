@@ -31,7 +31,11 @@ extension UnsubscribePacket: MQTTPacketCodable {
         let identifier = try readPacketIdentifier(from: &body, in: .unsubscribe)
         let properties = version.hasProperties ? try MQTTProperties.decode(from: &body, context: .unsubscribe) : .none
         var filters: [String] = []
-        while body.readableBytes > 0 { filters.append(try body.readMQTTString()) }
+        while body.readableBytes > 0 {
+            let filter = try body.readMQTTName("topic filter")
+            guard !filter.isEmpty else { throw .malformed("empty topic filter") }  // MQTT-4.7.3-1
+            filters.append(filter)
+        }
         guard !filters.isEmpty else { throw .protocolViolation("UNSUBSCRIBE without a topic filter") }
         return UnsubscribePacket(packetIdentifier: identifier, topicFilters: filters, properties: properties)
     }

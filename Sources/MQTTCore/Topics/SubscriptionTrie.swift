@@ -10,7 +10,7 @@
 public struct SubscriptionTrie<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     @usableFromInline
     struct Node: Sendable {
-        @usableFromInline var children: [Substring: Node] = [:]
+        @usableFromInline var children: [TopicLevel: Node] = [:]
         @usableFromInline var values: [Key: Value] = [:]
 
         @inlinable init() {}
@@ -28,7 +28,7 @@ public struct SubscriptionTrie<Key: Hashable & Sendable, Value: Sendable>: Senda
     /// Stores `value` for `key` under `filter`, returning the value it replaced.
     @inlinable @discardableResult
     public mutating func insert(_ value: Value, for key: Key, filter: String) -> Value? {
-        let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        let levels = filter.topicLevels
         let previous = Self.insert(value, for: key, levels: levels[...], into: &root)
         if previous == nil { storedCount += 1 }
         return previous
@@ -36,13 +36,13 @@ public struct SubscriptionTrie<Key: Hashable & Sendable, Value: Sendable>: Senda
 
     @inlinable static func insert(_ value: Value, for key: Key, levels: ArraySlice<Substring>, into node: inout Node) -> Value? {
         guard let level = levels.first else { return node.values.updateValue(value, forKey: key) }
-        return insert(value, for: key, levels: levels.dropFirst(), into: &node.children[level, default: Node()])
+        return insert(value, for: key, levels: levels.dropFirst(), into: &node.children[TopicLevel(level), default: Node()])
     }
 
     /// Removes `key`'s entry under `filter`, returning it; empty branches are pruned.
     @inlinable @discardableResult
     public mutating func remove(key: Key, filter: String) -> Value? {
-        let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        let levels = filter.topicLevels
         let removed = Self.remove(key: key, levels: levels[...], from: &root)
         if removed != nil { storedCount -= 1 }
         return removed
@@ -50,19 +50,19 @@ public struct SubscriptionTrie<Key: Hashable & Sendable, Value: Sendable>: Senda
 
     @inlinable static func remove(key: Key, levels: ArraySlice<Substring>, from node: inout Node) -> Value? {
         guard let level = levels.first else { return node.values.removeValue(forKey: key) }
-        guard var child = node.children[level] else { return nil }
+        guard var child = node.children[TopicLevel(level)] else { return nil }
         // Take the child out so that it is mutated uniquely, not copied.
-        node.children[level] = nil
+        node.children[TopicLevel(level)] = nil
         let removed = remove(key: key, levels: levels.dropFirst(), from: &child)
-        if !child.isEmpty { node.children[level] = child }
+        if !child.isEmpty { node.children[TopicLevel(level)] = child }
         return removed
     }
 
     /// The entry `key` has under exactly `filter`.
     @inlinable public func value(for key: Key, filter: String) -> Value? {
         var node = root
-        for level in filter.split(separator: "/", omittingEmptySubsequences: false) {
-            guard let child = node.children[level] else { return nil }
+        for level in filter.topicLevels {
+            guard let child = node.children[TopicLevel(level)] else { return nil }
             node = child
         }
         return node.values[key]
@@ -71,7 +71,7 @@ public struct SubscriptionTrie<Key: Hashable & Sendable, Value: Sendable>: Senda
     /// Calls `body` with every entry whose filter matches `topic`. A key subscribed through
     /// several matching filters is reported once per filter.
     @inlinable public func forEachMatch(topic: String, _ body: (Key, Value) throws -> Void) rethrows {
-        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        let levels = topic.topicLevels
         let isSystemTopic = topic.utf8.first == UInt8(ascii: "$")
         try Self.match(node: root, levels: levels[...], atRoot: true, isSystemTopic: isSystemTopic, body)
     }
@@ -80,7 +80,7 @@ public struct SubscriptionTrie<Key: Hashable & Sendable, Value: Sendable>: Senda
         node: Node, levels: ArraySlice<Substring>, atRoot: Bool, isSystemTopic: Bool, _ body: (Key, Value) throws -> Void
     ) rethrows {
         let wildcardsAllowed = !(atRoot && isSystemTopic)
-        if wildcardsAllowed, let multi = node.children["#"] {
+        if wildcardsAllowed, let multi = node.children[.multiLevelWildcard] {
             for (key, value) in multi.values { try body(key, value) }
         }
         guard let level = levels.first else {
@@ -88,10 +88,10 @@ public struct SubscriptionTrie<Key: Hashable & Sendable, Value: Sendable>: Senda
             return
         }
         let rest = levels.dropFirst()
-        if let exact = node.children[level] {
+        if let exact = node.children[TopicLevel(level)] {
             try match(node: exact, levels: rest, atRoot: false, isSystemTopic: isSystemTopic, body)
         }
-        if wildcardsAllowed, let single = node.children["+"] {
+        if wildcardsAllowed, let single = node.children[.singleLevelWildcard] {
             try match(node: single, levels: rest, atRoot: false, isSystemTopic: isSystemTopic, body)
         }
     }
@@ -104,7 +104,7 @@ public struct SubscriptionTrie<Key: Hashable & Sendable, Value: Sendable>: Senda
                 let filter = path.joined(separator: "/")
                 for (key, value) in node.values { result.append((filter, key, value)) }
             }
-            for (level, child) in node.children { walk(child, path + [level]) }
+            for (level, child) in node.children { walk(child, path + [level.text]) }
         }
         walk(root, [])
         return result

@@ -9,12 +9,13 @@ public enum TopicMatcher {
         {
             return false
         }
-        var filterLevels = filter.split(separator: "/", omittingEmptySubsequences: false)[...]
-        var topicLevels = topic.split(separator: "/", omittingEmptySubsequences: false)[...]
+        var filterLevels = filter.topicLevels[...]
+        var topicLevels = topic.topicLevels[...]
         while let level = filterLevels.popFirst() {
             if level == "#" { return true }
             guard let topicLevel = topicLevels.popFirst() else { return false }
-            if level != "+" && level != topicLevel { return false }
+            // Bytes, not canonical equivalence (MQTT 5 §4.7.3).
+            if level != "+" && !level.utf8.elementsEqual(topicLevel.utf8) { return false }
         }
         return topicLevels.isEmpty
     }

@@ -7,7 +7,7 @@
 public struct TopicTree<Value: Sendable>: Sendable {
     @usableFromInline
     struct Node: Sendable {
-        @usableFromInline var children: [Substring: Node] = [:]
+        @usableFromInline var children: [TopicLevel: Node] = [:]
         @usableFromInline var value: Value?
 
         @inlinable init() {}
@@ -26,7 +26,7 @@ public struct TopicTree<Value: Sendable>: Sendable {
     /// Stores `value` under `topic`, returning the value it replaced.
     @inlinable @discardableResult
     public mutating func set(_ value: Value, at topic: String) -> Value? {
-        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        let levels = topic.topicLevels
         let previous = Self.set(value, levels: levels[...], in: &root)
         if previous == nil { storedCount += 1 }
         return previous
@@ -38,13 +38,13 @@ public struct TopicTree<Value: Sendable>: Sendable {
             node.value = value
             return previous
         }
-        return set(value, levels: levels.dropFirst(), in: &node.children[level, default: Node()])
+        return set(value, levels: levels.dropFirst(), in: &node.children[TopicLevel(level), default: Node()])
     }
 
     /// Removes the value under `topic`, pruning branches left empty.
     @inlinable @discardableResult
     public mutating func remove(at topic: String) -> Value? {
-        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        let levels = topic.topicLevels
         let removed = Self.remove(levels: levels[...], from: &root)
         if removed != nil { storedCount -= 1 }
         return removed
@@ -56,19 +56,19 @@ public struct TopicTree<Value: Sendable>: Sendable {
             node.value = nil
             return removed
         }
-        guard var child = node.children[level] else { return nil }
+        guard var child = node.children[TopicLevel(level)] else { return nil }
         // Take the child out so that it is mutated uniquely, not copied.
-        node.children[level] = nil
+        node.children[TopicLevel(level)] = nil
         let removed = remove(levels: levels.dropFirst(), from: &child)
-        if !child.isEmpty { node.children[level] = child }
+        if !child.isEmpty { node.children[TopicLevel(level)] = child }
         return removed
     }
 
     /// The value stored under exactly `topic`.
     @inlinable public func value(at topic: String) -> Value? {
         var node = root
-        for level in topic.split(separator: "/", omittingEmptySubsequences: false) {
-            guard let child = node.children[level] else { return nil }
+        for level in topic.topicLevels {
+            guard let child = node.children[TopicLevel(level)] else { return nil }
             node = child
         }
         return node.value
@@ -78,7 +78,7 @@ public struct TopicTree<Value: Sendable>: Sendable {
     /// level, `#` this level and everything below (so `a/#` also matches `a`), and neither
     /// wildcard at the first level reaches topics starting with `$`.
     @inlinable public func forEachMatch(filter: String, _ body: (Value) throws -> Void) rethrows {
-        let levels = filter.split(separator: "/", omittingEmptySubsequences: false)
+        let levels = filter.topicLevels
         try Self.match(node: root, levels: levels[...], atRoot: true, body)
     }
 
@@ -90,16 +90,16 @@ public struct TopicTree<Value: Sendable>: Sendable {
         switch level {
         case "#":
             if !atRoot, let value = node.value { try body(value) }
-            for (name, child) in node.children where !(atRoot && name.utf8.first == UInt8(ascii: "$")) {
+            for (name, child) in node.children where !(atRoot && name.text.utf8.first == UInt8(ascii: "$")) {
                 try visitAll(child, body)
             }
         case "+":
             let rest = levels.dropFirst()
-            for (name, child) in node.children where !(atRoot && name.utf8.first == UInt8(ascii: "$")) {
+            for (name, child) in node.children where !(atRoot && name.text.utf8.first == UInt8(ascii: "$")) {
                 try match(node: child, levels: rest, atRoot: false, body)
             }
         default:
-            if let child = node.children[level] { try match(node: child, levels: levels.dropFirst(), atRoot: false, body) }
+            if let child = node.children[TopicLevel(level)] { try match(node: child, levels: levels.dropFirst(), atRoot: false, body) }
         }
     }
 

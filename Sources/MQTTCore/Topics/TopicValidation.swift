@@ -18,6 +18,14 @@ public enum TopicValidation {
         if let shared = SharedSubscription(filter) {
             try validatePlainFilter(shared.topicFilter)
         } else if filter.hasPrefix(SharedSubscription.prefix) {
+            let rest = filter.utf8.dropFirst(SharedSubscription.prefix.utf8.count)
+            guard let slash = rest.firstIndex(of: UInt8(ascii: "/")), slash != rest.startIndex,
+                filter.utf8.index(after: slash) != filter.utf8.endIndex
+            else {
+                // A share name without a filter after it is no subscription at all (MQTT 5
+                // §4.8.2): a protocol error, as Mosquitto answers, not a refused filter.
+                throw .protocolViolation("shared subscription '\(filter)' has no share name or no topic filter")
+            }
             throw .topicFilterInvalid("malformed shared subscription '\(filter)'")
         } else {
             try validatePlainFilter(filter)

@@ -28,9 +28,9 @@ struct FilePersistenceTests {
     }
 
     static func header(_ id: UInt64, _ client: String, expiry: UInt32 = 300, filters: [String] = ["a/#"]) -> PersistedSession.Header {
-        var subscriptions: [String: SessionSubscription] = [:]
+        var subscriptions: [TopicKey: SessionSubscription] = [:]
         for filter in filters {
-            subscriptions[filter] = SessionSubscription(
+            subscriptions[TopicKey(filter)] = SessionSubscription(
                 options: SubscriptionOptions(qos: .exactlyOnce, noLocal: true, retainAsPublished: true, retainHandling: .sendOnSubscribeIfNew),
                 subscriptionIdentifier: 7)
         }
