@@ -13,7 +13,7 @@ import Synchronization
 final class BrokerCore: Sendable {
     let configuration: BrokerConfiguration
     let hooks: BrokerHooks
-    let router = Router()
+    let router: Router
     let sessions = SessionRegistry()
     let statistics = BrokerStatistics()
     let logger: Logger
@@ -37,6 +37,7 @@ final class BrokerCore: Sendable {
     private let persistenceFailures = Atomic<Int>(0)
 
     init(configuration: BrokerConfiguration, hooks: BrokerHooks, logger: Logger) {
+        router = Router(copyPerSubscription: configuration.copyPerSubscription)
         self.configuration = configuration
         self.hooks = hooks
         self.logger = logger

@@ -226,6 +226,12 @@ extension ParleyConfiguration {
             state.configuration.queueQoS0Messages = try line.boolean()
         },
         ConfigurationKey(
+            "allow_duplicate_messages", default: "false",
+            "Parley's default; Mosquitto 2.0 always behaves as `true`. `false`: a message matching several subscriptions of one client goes out once, with every matching MQTT v5 Subscription Identifier. `true`: once per subscription, each copy with its own identifier, which libmosquitto 2.0 clients (`mosquitto_sub`, Debian 12's library) need: they drop the connection on a PUBLISH with two identifiers."
+        ) { state, line throws(ConfigurationError) in
+            state.configuration.copyPerSubscription = try line.boolean()
+        },
+        ConfigurationKey(
             "retain_available", default: "true",
             "Support retained messages (advertised to MQTT v5 clients as Retain Available)."
         ) { state, line throws(ConfigurationError) in
@@ -441,8 +447,6 @@ extension ParleyConfiguration {
                    value: .boolean, reason: "not configurable in Parley yet"),
         ignoredKey("max_inflight_bytes", default: "0", "Byte limit for outgoing QoS 1/2 messages in flight.",
                    value: .integer, reason: "only `max_inflight_messages` is implemented"),
-        ignoredKey("allow_duplicate_messages", default: "true", "Deprecated in Mosquitto 2.0.",
-                   value: .boolean, reason: "it is deprecated in Mosquitto"),
         ignoredKey("retry_interval", default: "20", "Removed in Mosquitto 2.0.",
                    value: .integer, reason: "it was removed in Mosquitto 2.0"),
         ignoredKey("store_clean_interval", default: "10", "Removed in Mosquitto 1.5.",

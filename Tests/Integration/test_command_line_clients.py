@@ -96,6 +96,19 @@ def test_pub_sub_each_qos(broker, background, version, qos):
     assert s.messages() == [f"MSG|{topic}|{qos}|0|hello-{qos}"]
 
 
+@pytest.mark.broker_config("allow_duplicate_messages true")
+def test_libmosquitto_v5_client_with_overlapping_identified_subscriptions_stays_connected(broker, background):
+    """libmosquitto 2.0 (Debian 12's mosquitto_sub) drops a connection on a PUBLISH carrying
+    two Subscription Identifiers; with one copy per subscription it gets every copy."""
+    base = unique("cli-ids")
+    s = background("mqttv5", f"{base}/#", "-t", f"{base}/+", "-q", "1",
+                   "-D", "subscribe", "subscription-identifier", "5", count=4)
+    s.wait_subscribed()
+    pub(broker, "mqttv5", f"{base}/a", "one", "-q", "1")
+    pub(broker, "mqttv5", f"{base}/a", "two", "-q", "1")
+    assert s.messages() == [f"MSG|{base}/a|1|0|one"] * 2 + [f"MSG|{base}/a|1|0|two"] * 2
+
+
 @VERSIONS
 def test_multiple_messages_and_wildcards(broker, background, version):
     base = unique("cli-wild")

@@ -229,6 +229,21 @@ def test_v5_subscription_identifiers_for_overlapping_subscriptions(connected):
         assert sorted(ids) == [[7], [300]]
 
 
+@pytest.mark.broker_config("allow_duplicate_messages true")
+def test_v5_allow_duplicate_messages_sends_one_copy_per_subscription(connected):
+    """[MQTT-3.3.4-5], what Mosquitto 2.0 always does: each copy with its own QoS and id."""
+    base = unique("subid-copies")
+    sub = connected(V5, sync=True)
+    sub.subscribe(f"{base}/x", 1, properties=subscribe_props(SubscriptionIdentifier=7))
+    sub.subscribe(f"{base}/+", 0, properties=subscribe_props(SubscriptionIdentifier=300))
+    sub.subscribe(f"{base}/#", 1)
+    pub = connected(V5)
+    pub.publish(f"{base}/x", b"three", qos=1)
+    sync(sub, pub)
+    copies = sorted((m.subscription_ids, m.qos) for m in sub.messages.snapshot())
+    assert copies == [([], 1), ([7], 1), ([300], 0)]
+
+
 def test_v5_subscription_identifier_updated_by_resubscribe(connected):
     topic = unique("subid3")
     sub = connected(V5)
@@ -411,3 +426,53 @@ def test_v5_shared_subscription_gets_no_retained_messages(broker, connected):
                   "(upstream 2.0.13: 'Don't send retained messages when a shared "
                   "subscription is made')")
     assert payloads == [b"live"]
+
+
+# Topic names and filters are compared as UTF-8 bytes (MQTT 5 §4.7.3, 3.1.1 §4.7.3: no
+# normalization): a composed "é" (C3 A9) and a decomposed one (65 CC 81) are different topics.
+COMPOSED, DECOMPOSED = "caf\u00e9", "cafe\u0301"
+
+
+@BOTH_PROTOCOLS
+def test_composed_and_decomposed_topics_do_not_match_each_other(connected, proto):
+    base = unique("bytes")
+    sub = connected(proto, sync=True)
+    sub.subscribe(f"{base}/{COMPOSED}", 1)
+    sub.subscribe(f"{base}/+/{DECOMPOSED}", 1)
+    pub = connected(proto)
+    _publish_all(pub, [f"{base}/{COMPOSED}", f"{base}/{DECOMPOSED}", f"{base}/x/{COMPOSED}", f"{base}/x/{DECOMPOSED}"], qos=1)
+    sync(sub, pub)
+    assert sorted(m.topic for m in sub.messages.snapshot()) == sorted([f"{base}/{COMPOSED}", f"{base}/x/{DECOMPOSED}"])
+
+
+@BOTH_PROTOCOLS
+def test_composed_and_decomposed_topics_keep_separate_retained_messages(connected, proto):
+    base = unique("bytes-retained")
+    pub = connected(proto)
+    pub.publish(f"{base}/{COMPOSED}", b"composed", qos=1, retain=True)
+    pub.publish(f"{base}/{DECOMPOSED}", b"decomposed", qos=1, retain=True)
+    exact = connected(proto, sync=True)
+    exact.subscribe(f"{base}/{DECOMPOSED}", 1)
+    sync(exact, pub)
+    assert [(m.topic, m.payload) for m in exact.messages.snapshot()] == [(f"{base}/{DECOMPOSED}", b"decomposed")]
+    every = connected(proto, sync=True)
+    every.subscribe(f"{base}/#", 1)
+    sync(every, pub)
+    assert sorted((m.topic, m.payload) for m in every.messages.snapshot()) == sorted(
+        [(f"{base}/{COMPOSED}", b"composed"), (f"{base}/{DECOMPOSED}", b"decomposed")])
+
+
+def test_v5_shared_subscriptions_on_composed_and_decomposed_filters_are_two_groups(connected):
+    base = unique("bytes-shared")
+    composed = connected(V5, sync=True)
+    composed.subscribe(f"$share/g/{base}/{COMPOSED}", 1)
+    decomposed = connected(V5, sync=True)
+    decomposed.subscribe(f"$share/g/{base}/{DECOMPOSED}", 1)
+    pub = connected(V5)
+    for i in range(4):
+        pub.publish(f"{base}/{COMPOSED}", f"c{i}".encode(), qos=1)
+        pub.publish(f"{base}/{DECOMPOSED}", f"d{i}".encode(), qos=1)
+    sync(composed, pub)
+    sync(decomposed, pub)
+    assert [m.payload for m in composed.messages.snapshot()] == [f"c{i}".encode() for i in range(4)]
+    assert [m.payload for m in decomposed.messages.snapshot()] == [f"d{i}".encode() for i in range(4)]

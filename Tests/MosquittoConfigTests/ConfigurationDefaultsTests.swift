@@ -23,6 +23,7 @@ struct BrokerConfigurationDefaultsTests {
         #expect(configuration.maxQueuedMessages == 1000)
         #expect(configuration.maxQueuedBytes == nil)
         #expect(configuration.queueQoS0Messages == false)
+        #expect(configuration.copyPerSubscription == false)
         #expect(configuration.retainAvailable == true)
         #expect(configuration.sysInterval == 10)
         #expect(configuration.persistentClientExpiration == nil)

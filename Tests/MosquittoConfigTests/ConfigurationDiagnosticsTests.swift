@@ -87,7 +87,6 @@ struct ConfigurationDiagnosticsTests {
         "log_facility 5",
         "set_tcp_nodelay true",
         "max_inflight_bytes 0",
-        "allow_duplicate_messages true",
         "retry_interval 20",
         "store_clean_interval 10",
     ]

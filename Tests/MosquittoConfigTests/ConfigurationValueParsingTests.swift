@@ -43,6 +43,12 @@ struct ConfigurationValueParsingTests {
         #expect(configuration.queueQoS0Messages == value)
     }
 
+    @Test("allow_duplicate_messages chooses one copy per matching subscription", arguments: [("true", true), ("false", false)])
+    func allowDuplicateMessages(text: String, value: Bool) throws {
+        let configuration = try Support.configuration("allow_duplicate_messages \(text)")
+        #expect(configuration.copyPerSubscription == value)
+    }
+
     @Test("Other boolean spellings are rejected", arguments: ["yes", "no", "True", "FALSE", "on", "2"])
     func otherBooleanSpellingsAreRejected(text: String) {
         let error = Support.error("retain_available \(text)")

@@ -76,6 +76,12 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// Whether QoS 0 messages are queued for disconnected persistent sessions.
     public var queueQoS0Messages: Bool
 
+    /// Whether a message matching several subscriptions of one client goes out once per
+    /// subscription (`allow_duplicate_messages true`, MQTT-3.3.4-5 allows it) instead of once
+    /// with every matching Subscription Identifier. libmosquitto up to 2.0.11 (Debian 12's)
+    /// drops an MQTT 5 connection on a PUBLISH carrying more than one identifier.
+    public var copyPerSubscription: Bool
+
     /// Whether retained messages are supported (advertised to MQTT v5 clients).
     public var retainAvailable: Bool
 
@@ -140,6 +146,7 @@ public struct BrokerConfiguration: Sendable, Equatable {
         maxQueuedMessages = 1000
         maxQueuedBytes = nil
         queueQoS0Messages = false
+        copyPerSubscription = false
         retainAvailable = true
         sysInterval = 10
         threads = 0

@@ -43,7 +43,7 @@ extension ConnectionHandler {
             // out of the router (`endSession` removes only the filters it saw).
             let added = session.guarded.withLock { guarded -> Bool in
                 guard !guarded.ended else { return false }
-                guarded.protocolState.subscriptions[TopicKey(filter)] = subscription
+                guarded.protocolState.subscriptions[UTF8Key(filter)] = subscription
                 return true
             }
             guard added else { return }
@@ -78,7 +78,7 @@ extension ConnectionHandler {
         guard let session else { return }
         var codes: [ReasonCode] = []
         for filter in unsubscribe.topicFilters {
-            let existed = session.withState { $0.subscriptions.removeValue(forKey: TopicKey(filter)) != nil }
+            let existed = session.withState { $0.subscriptions.removeValue(forKey: UTF8Key(filter)) != nil }
             core.router.unsubscribe(ObjectIdentifier(session), filter: filter)
             codes.append(existed ? .success : .noSubscriptionExisted)
         }

@@ -8,7 +8,7 @@ struct TopicAliasTable {
     private var inbound: [UInt16: String] = [:]
     let inboundMaximum: UInt16
     /// Aliases the broker set up, up to the maximum the client announced.
-    private var outbound: [TopicKey: UInt16] = [:]
+    private var outbound: [UTF8Key: UInt16] = [:]
     let outboundMaximum: UInt16
 
     init(inboundMaximum: UInt16, outboundMaximum: UInt16) {
@@ -36,10 +36,10 @@ struct TopicAliasTable {
     /// new alias, or plainly once the client's alias space is used up.
     mutating func outgoing(topic: String) -> (topic: String, alias: UInt16?) {
         guard outboundMaximum > 0 else { return (topic, nil) }
-        if let alias = outbound[TopicKey(topic)] { return ("", alias) }
+        if let alias = outbound[UTF8Key(topic)] { return ("", alias) }
         guard outbound.count < Int(outboundMaximum) else { return (topic, nil) }
         let alias = UInt16(outbound.count + 1)
-        outbound[TopicKey(topic)] = alias
+        outbound[UTF8Key(topic)] = alias
         return (topic, alias)
     }
 }

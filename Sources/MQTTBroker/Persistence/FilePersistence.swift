@@ -242,7 +242,7 @@ public final class FilePersistence: BrokerPersistence {
             let id = stored(message, into: &records)
             records.append(.retain(topic: message.topic, messageID: id))
         case .removeRetained(let topic):
-            if model.retained[TopicKey(topic)] != nil { records.append(.removeRetained(topic: topic)) }
+            if model.retained[UTF8Key(topic)] != nil { records.append(.removeRetained(topic: topic)) }
         case .session(let header):
             if !model.hasEnded(header.sessionID) && (header.expiryInterval > 0 || model.hasSession(header.sessionID)) {
                 records.append(.session(header, disconnectedAt: nil))

@@ -27,11 +27,11 @@ public struct PersistedSession: Sendable {
         /// that user's read rules.
         public var username: String?
         /// Filters as subscribed, shared ones with their `$share/group/` prefix.
-        public var subscriptions: [TopicKey: SessionSubscription]
+        public var subscriptions: [UTF8Key: SessionSubscription]
 
         public init(
             sessionID: UInt64, clientIdentifier: String, expiryInterval: UInt32, username: String? = nil,
-            subscriptions: [TopicKey: SessionSubscription] = [:]
+            subscriptions: [UTF8Key: SessionSubscription] = [:]
         ) {
             self.sessionID = sessionID
             self.clientIdentifier = clientIdentifier

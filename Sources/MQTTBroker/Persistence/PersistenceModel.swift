@@ -37,10 +37,10 @@ struct PersistenceModel {
     private var numbers: [ObjectIdentifier: UInt64] = [:]
     private var nextMessageID: UInt64 = 1
     private var nextSequence: UInt64 = 0
-    private(set) var retained: [TopicKey: UInt64] = [:]
+    private(set) var retained: [UTF8Key: UInt64] = [:]
     private(set) var sessions: [UInt64: Session] = [:]
     /// The session of each client identifier, to replace it when a new one starts.
-    private var sessionOfClient: [String: UInt64] = [:]
+    private var sessionOfClient: [UTF8Key: UInt64] = [:]
     /// Sessions that ended since the store opened. Numbers are never reused, so a change that
     /// crossed the end of its session on another event loop (a SUBSCRIBE saving the session
     /// again) is recognised and ignored.
@@ -82,11 +82,11 @@ struct PersistenceModel {
             return true
         case .retain(let topic, let messageID):
             guard messages[messageID] != nil else { return false }
-            if let previous = retained.updateValue(messageID, forKey: TopicKey(topic)) { release(previous) }
+            if let previous = retained.updateValue(messageID, forKey: UTF8Key(topic)) { release(previous) }
             messages[messageID]?.references += 1
             return true
         case .removeRetained(let topic):
-            if let previous = retained.removeValue(forKey: TopicKey(topic)) { release(previous) }
+            if let previous = retained.removeValue(forKey: UTF8Key(topic)) { release(previous) }
             return true
         case .session(let header, let disconnectedAt):
             if header.expiryInterval == 0 { return apply(.sessionEnded(sessionID: header.sessionID)) }
@@ -95,11 +95,11 @@ struct PersistenceModel {
                 sessions[header.sessionID]?.disconnectedAt = disconnectedAt
             } else {
                 // A session under the same client identifier is replaced by this one.
-                if let previous = sessionOfClient[header.clientIdentifier], let session = sessions[previous] {
+                if let previous = sessionOfClient[UTF8Key(header.clientIdentifier)], let session = sessions[previous] {
                     endSession(previous, session)
                 }
                 sessions[header.sessionID] = Session(header: header, disconnectedAt: disconnectedAt)
-                sessionOfClient[header.clientIdentifier] = header.sessionID
+                sessionOfClient[UTF8Key(header.clientIdentifier)] = header.sessionID
             }
             return true
         case .sessionEnded(let sessionID):
@@ -146,7 +146,7 @@ struct PersistenceModel {
         // Bounded: the crossing it guards against lasts microseconds.
         if endedSessions.count >= 100_000 { endedSessions.removeAll(keepingCapacity: true) }
         endedSessions.insert(id)
-        if sessionOfClient[session.header.clientIdentifier] == id { sessionOfClient[session.header.clientIdentifier] = nil }
+        if sessionOfClient[UTF8Key(session.header.clientIdentifier)] == id { sessionOfClient[UTF8Key(session.header.clientIdentifier)] = nil }
         for messageID in session.deliveries.keys { release(messageID) }
     }
 

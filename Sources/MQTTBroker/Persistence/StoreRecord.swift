@@ -206,14 +206,14 @@ enum StoreRecord: Sendable {
             let username = try integer(UInt8.self) == 1 ? try string() : nil
             let disconnected: Int64 = try integer()
             let count: UInt32 = try integer()
-            var subscriptions: [TopicKey: SessionSubscription] = [:]
+            var subscriptions: [UTF8Key: SessionSubscription] = [:]
             for _ in 0..<count {
                 let filter = try string()
                 let qos = try qos()
                 let flags: UInt8 = try integer()
                 guard let handling = SubscriptionOptions.RetainHandling(rawValue: try integer()) else { throw BodyError() }
                 let identifier: Int32 = try integer()
-                subscriptions[TopicKey(filter)] = SessionSubscription(
+                subscriptions[UTF8Key(filter)] = SessionSubscription(
                     options: SubscriptionOptions(qos: qos, noLocal: flags & 1 != 0, retainAsPublished: flags & 2 != 0, retainHandling: handling),
                     subscriptionIdentifier: identifier < 0 ? nil : Int(identifier))
             }

@@ -7,12 +7,19 @@ import Synchronization
 /// walk the trie and pick shared-subscription members, and returns plain values: the caller
 /// talks to sessions after the lock is gone.
 final class Router: Sendable {
+    /// Fixed at start: one delivery per matching subscription instead of one per subscriber.
+    private let copyPerSubscription: Bool
+
+    init(copyPerSubscription: Bool = false) {
+        self.copyPerSubscription = copyPerSubscription
+    }
+
     private struct State: Sendable {
         var trie = SubscriptionTrie<SubscriberKey, SubscriptionEntry>()
         /// Round-robin position per shared subscription (`group` + NUL + filter).
-        var shareCursors: [TopicKey: Int] = [:]
+        var shareCursors: [UTF8Key: Int] = [:]
         /// Members per shared subscription, so that its cursor goes with its last member.
-        var shareMembers: [TopicKey: Int] = [:]
+        var shareMembers: [UTF8Key: Int] = [:]
 
         mutating func remove(_ key: SubscriberKey, filter: String) -> Bool {
             guard trie.remove(key: key, filter: filter) != nil else { return false }
@@ -29,7 +36,7 @@ final class Router: Sendable {
         }
     }
 
-    static func shareKey(group: String, filter: String) -> TopicKey { TopicKey(group + "\u{0}" + filter) }
+    static func shareKey(group: String, filter: String) -> UTF8Key { UTF8Key(group + "\u{0}" + filter) }
 
     private let state = Mutex(State())
 
@@ -104,12 +111,14 @@ final class Router: Sendable {
             state.trie.forEachMatch(topic: message.topic) { _, entry in
                 if entry.shareGroup != nil {
                     sharedEntries.append(entry)
+                } else if copyPerSubscription {
+                    Self.append(entry, message: message, to: &routed.matches)
                 } else {
                     Self.merge(entry, message: message, into: &routed.matches, index: &index)
                 }
             }
             guard !sharedEntries.isEmpty else { return }
-            var groups: [TopicKey: [SubscriptionEntry]] = [:]
+            var groups: [UTF8Key: [SubscriptionEntry]] = [:]
             for entry in sharedEntries {
                 groups[Self.shareKey(group: entry.shareGroup!, filter: entry.filter), default: []].append(entry)
             }
@@ -131,6 +140,14 @@ final class Router: Sendable {
             })
         }
         return routed
+    }
+
+    /// One delivery for this subscription alone, with its own QoS, retain flag and identifier.
+    private static func append(_ entry: SubscriptionEntry, message: ApplicationMessage, to matches: inout [Match]) {
+        if entry.options.noLocal, entry.target.clientIdentifier == message.publisherClientIdentifier { return }
+        matches.append(Match(target: entry.target, delivery: Delivery(
+            message: message, qos: min(message.qos, entry.options.qos), retain: entry.options.retainAsPublished && message.retain,
+            subscriptionIdentifiers: entry.subscriptionIdentifier.map { [$0] } ?? [])))
     }
 
     /// Matches up to this many are searched in order; beyond it an index is built.

@@ -107,14 +107,14 @@ public struct AccessControlList: Sendable, Equatable {
         } catch {
             throw SecurityFileError(file: file, line: line, message: "invalid topic filter '\(filter)': \(error.message)")
         }
-        return Rule(access: access, levels: filter.split(separator: "/", omittingEmptySubsequences: false), line: line)
+        return Rule(access: access, levels: String(filter).topicLevels, line: line)
     }
 
     // MARK: - Checks
 
     /// Whether `client` may publish to (`.write`) or receive from (`.read`) `topic`.
     public func permits(_ operation: Operation, topic: String, client: ClientInfo) -> Bool {
-        let topicLevels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        let topicLevels = topic.topicLevels
         var granted = false
         var denied = false
         forEachRule(for: client) { access, levels in
@@ -129,7 +129,7 @@ public struct AccessControlList: Sendable, Equatable {
     /// message by message, so a subscription to `#` brings only the topics the client may read.
     public func permitsSubscription(to filter: String, client: ClientInfo) -> Bool {
         let plain = SharedSubscription(filter)?.topicFilter ?? filter
-        let filterLevels = plain.split(separator: "/", omittingEmptySubsequences: false)
+        let filterLevels = plain.topicLevels
         var readable = false
         var covered = false
         forEachRule(for: client) { access, levels in
@@ -180,6 +180,9 @@ public struct AccessControlList: Sendable, Equatable {
 
     private static func isDollar(_ level: Substring?) -> Bool { level?.first == "$" }
 
+    /// Levels compare as bytes, as topics do everywhere in the broker (MQTT 5 §4.7.3).
+    private static func same(_ a: Substring, _ b: Substring) -> Bool { a.utf8.elementsEqual(b.utf8) }
+
     /// MQTT topic matching on pre-split levels.
     static func matches(filter: [Substring], topic: [Substring]) -> Bool {
         if isDollar(topic.first), startsWithWildcard(filter) { return false }
@@ -187,7 +190,7 @@ public struct AccessControlList: Sendable, Equatable {
         for level in filter {
             if level == "#" { return true }
             guard index < topic.count else { return false }
-            if level != "+" && level != topic[index] { return false }
+            if level != "+" && !same(level, topic[index]) { return false }
             index += 1
         }
         return index == topic.count
@@ -200,7 +203,7 @@ public struct AccessControlList: Sendable, Equatable {
         while index < a.count && index < b.count {
             let x = a[index], y = b[index]
             if x == "#" || y == "#" { return true }
-            if x != "+" && y != "+" && x != y { return false }
+            if x != "+" && y != "+" && !same(x, y) { return false }
             index += 1
         }
         if a.count == b.count { return true }
@@ -219,7 +222,7 @@ public struct AccessControlList: Sendable, Equatable {
             guard index < inner.count else { return false }
             let i = inner[index]
             if i == "#" { return false }
-            if o != "+" && (i == "+" || o != i) { return false }
+            if o != "+" && (i == "+" || !same(o, i)) { return false }
             index += 1
         }
         return index == inner.count

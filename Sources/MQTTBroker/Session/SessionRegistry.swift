@@ -1,11 +1,13 @@
+import MQTTCore
 import Synchronization
 
 /// Client identifier to session, for takeover and resumption.
 ///
 /// Owned by `Broker`. A dictionary behind a mutex; callers get the session out and work on it
-/// after the lock is released.
+/// after the lock is released. Keyed by the identifier's bytes: two clients whose identifiers
+/// differ only in Unicode normalization are two clients, as in Mosquitto.
 final class SessionRegistry: Sendable {
-    private let sessions = Mutex<[String: Session]>([:])
+    private let sessions = Mutex<[UTF8Key: Session]>([:])
 
     /// Returns the session to attach for a CONNECT: the existing one when resuming, otherwise
     /// a new one from `make`, which then replaces any existing one (returned as `replaced`).
@@ -13,18 +15,18 @@ final class SessionRegistry: Sendable {
         clientIdentifier: String, cleanStart: Bool, make: () -> Session
     ) -> (session: Session, resumed: Bool, replaced: Session?) {
         sessions.withLock { sessions in
-            if !cleanStart, let existing = sessions[clientIdentifier] {
+            if !cleanStart, let existing = sessions[UTF8Key(clientIdentifier)] {
                 return (existing, true, nil)
             }
             let session = make()
-            let replaced = sessions.updateValue(session, forKey: clientIdentifier)
+            let replaced = sessions.updateValue(session, forKey: UTF8Key(clientIdentifier))
             return (session, false, replaced)
         }
     }
 
     /// Whether a session is registered under the client's identifier for a different user name.
     func belongsToAnotherUser(_ client: ClientInfo) -> Bool {
-        guard let existing = sessions.withLock({ $0[client.clientIdentifier] }) else { return false }
+        guard let existing = sessions.withLock({ $0[UTF8Key(client.clientIdentifier)] }) else { return false }
         guard let owner = existing.guarded.withLock({ $0.client }) else { return false }
         return owner.username != client.username
     }
@@ -33,8 +35,9 @@ final class SessionRegistry: Sendable {
     @discardableResult
     func remove(_ session: Session) -> Bool {
         sessions.withLock { sessions in
-            guard sessions[session.clientIdentifier] === session else { return false }
-            sessions[session.clientIdentifier] = nil
+            let key = UTF8Key(session.clientIdentifier)
+            guard sessions[key] === session else { return false }
+            sessions[key] = nil
             return true
         }
     }

@@ -24,7 +24,7 @@ struct SessionState: Sendable {
     let sessionID: UInt64
     var limits: Limits
     /// Filters as subscribed (shared ones with their `$share/group/` prefix).
-    var subscriptions: [TopicKey: SessionSubscription] = [:]
+    var subscriptions: [UTF8Key: SessionSubscription] = [:]
     /// Seconds the session outlives its connection; `UInt32.max` means forever.
     var expiryInterval: UInt32
     var isConnected = false

@@ -28,9 +28,9 @@ struct FilePersistenceTests {
     }
 
     static func header(_ id: UInt64, _ client: String, expiry: UInt32 = 300, filters: [String] = ["a/#"]) -> PersistedSession.Header {
-        var subscriptions: [TopicKey: SessionSubscription] = [:]
+        var subscriptions: [UTF8Key: SessionSubscription] = [:]
         for filter in filters {
-            subscriptions[TopicKey(filter)] = SessionSubscription(
+            subscriptions[UTF8Key(filter)] = SessionSubscription(
                 options: SubscriptionOptions(qos: .exactlyOnce, noLocal: true, retainAsPublished: true, retainHandling: .sendOnSubscribeIfNew),
                 subscriptionIdentifier: 7)
         }
