@@ -2,7 +2,7 @@
 """Mosquitto's packet-level broker test data, run against any broker.
 
 Eclipse Mosquitto ships its broker's expected answers as JSON
-(``test/broker/data/*.json`` in its source tree, from 2.0.18): per case, the
+(``test/broker/data/*.json`` in its source tree, from 2.0.12 on): per case, the
 bytes a client sends, the bytes it must get back and whether the broker must
 close the connection afterwards. The data is not part of this repository;
 point at it with one of
@@ -70,7 +70,8 @@ class CaseFailed(Exception):
 # -- where the data comes from
 
 def data_files():
-    """``{file name: JSON text}`` from the environment, or None when unset."""
+    """``{file name: JSON text}`` from the environment, or None when unset; LookupError when
+    the source named holds no data."""
     folder = os.environ.get("MOSQUITTO_TEST_DATA")
     if folder:
         return {p.name: p.read_text() for p in sorted(Path(folder).glob("*.json"))}
@@ -81,8 +82,12 @@ def data_files():
     if checked_out.is_dir() and "MOSQUITTO_REF" not in os.environ:
         return {p.name: p.read_text() for p in sorted(checked_out.glob("*.json"))}
     ref = os.environ.get("MOSQUITTO_REF", "HEAD")
-    names = subprocess.run(["git", "-C", source, "ls-tree", "--name-only", f"{ref}:{DATA_PATH}"],
-                           check=True, capture_output=True, text=True).stdout.split()
+    listing = subprocess.run(["git", "-C", source, "ls-tree", "--name-only", f"{ref}:{DATA_PATH}"],
+                             capture_output=True, text=True)
+    if listing.returncode != 0:
+        raise LookupError(f"no {DATA_PATH} at {ref} in {source} (Mosquitto has it from 2.0.12 on): "
+                          f"{listing.stderr.strip()}")
+    names = listing.stdout.split()
     return {name: subprocess.run(["git", "-C", source, "show", f"{ref}:{DATA_PATH}/{name}"],
                                  check=True, capture_output=True, text=True).stdout
             for name in sorted(names) if name.endswith(".json")}
@@ -355,7 +360,10 @@ def main():
     args = parser.parse_args()
     if args.data:
         os.environ["MOSQUITTO_TEST_DATA"] = args.data
-    files = data_files()
+    try:
+        files = data_files()
+    except LookupError as error:
+        sys.exit(str(error))
     if not files:
         sys.exit("no data: set MOSQUITTO_TEST_DATA or MOSQUITTO_SOURCE, or pass --data")
     cases = load_cases(files)

@@ -255,11 +255,11 @@ let fixtures: [PacketFixture] = [
         bytes: [
             0x20, 0x0F,                         // remaining length 15
             0x01, 0x00,                         // session present, success
-            0x0C,                               // property length 12
-            0x12, 0x00, 0x02, 0x69, 0x64,       //   assigned client identifier "id"
+            0x0C,                               // property length 12, in Mosquitto's order:
             0x22, 0x00, 0x0A,                   //   topic alias maximum 10
-            0x24, 0x01,                         //   maximum QoS 1
+            0x12, 0x00, 0x02, 0x69, 0x64,       //   assigned client identifier "id"
             0x25, 0x00,                         //   retain available 0
+            0x24, 0x01,                         //   maximum QoS 1
         ],
         packet: .connack(ConnAckPacket(sessionPresent: true, properties: props {
             $0.assignedClientIdentifier = "id"

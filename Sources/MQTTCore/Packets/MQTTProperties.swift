@@ -205,27 +205,29 @@ extension MQTTProperties {
             buffer.writeMQTTVariableByteInteger(identifier)
         }
         if let sessionExpiryInterval { id(.sessionExpiryInterval); buffer.writeInteger(sessionExpiryInterval) }
-        if let assignedClientIdentifier { id(.assignedClientIdentifier); buffer.writeMQTTString(assignedClientIdentifier) }
-        if let serverKeepAlive { id(.serverKeepAlive); buffer.writeInteger(serverKeepAlive) }
-        if let authenticationMethod { id(.authenticationMethod); buffer.writeMQTTString(authenticationMethod) }
-        if let authenticationData { id(.authenticationData); buffer.writeMQTTBinary(authenticationData) }
         if let requestProblemInformation { id(.requestProblemInformation); buffer.writeInteger(requestProblemInformation) }
         if let willDelayInterval { id(.willDelayInterval); buffer.writeInteger(willDelayInterval) }
         if let requestResponseInformation { id(.requestResponseInformation); buffer.writeInteger(requestResponseInformation) }
         if let responseInformation { id(.responseInformation); buffer.writeMQTTString(responseInformation) }
         if let serverReference { id(.serverReference); buffer.writeMQTTString(serverReference) }
         if let reasonString { id(.reasonString); buffer.writeMQTTString(reasonString) }
-        if let receiveMaximum { id(.receiveMaximum); buffer.writeInteger(receiveMaximum) }
+        // The order Mosquitto writes a CONNACK's properties in (any order is valid), so that
+        // tools comparing bytes with a Mosquitto transcript see the same ones.
+        if let serverKeepAlive { id(.serverKeepAlive); buffer.writeInteger(serverKeepAlive) }
         if let topicAliasMaximum { id(.topicAliasMaximum); buffer.writeInteger(topicAliasMaximum) }
-        if let topicAlias { id(.topicAlias); buffer.writeInteger(topicAlias) }
-        if let maximumQoS { id(.maximumQoS); buffer.writeInteger(maximumQoS) }
+        if let assignedClientIdentifier { id(.assignedClientIdentifier); buffer.writeMQTTString(assignedClientIdentifier) }
+        if let authenticationMethod { id(.authenticationMethod); buffer.writeMQTTString(authenticationMethod) }
+        if let authenticationData { id(.authenticationData); buffer.writeMQTTBinary(authenticationData) }
         if let retainAvailable { id(.retainAvailable); buffer.writeInteger(retainAvailable) }
+        if let maximumPacketSize { id(.maximumPacketSize); buffer.writeInteger(maximumPacketSize) }
+        if let receiveMaximum { id(.receiveMaximum); buffer.writeInteger(receiveMaximum) }
+        if let maximumQoS { id(.maximumQoS); buffer.writeInteger(maximumQoS) }
+        if let topicAlias { id(.topicAlias); buffer.writeInteger(topicAlias) }
         for property in userProperties {
             id(.userProperty)
             buffer.writeMQTTString(property.name)
             buffer.writeMQTTString(property.value)
         }
-        if let maximumPacketSize { id(.maximumPacketSize); buffer.writeInteger(maximumPacketSize) }
         if let wildcardSubscriptionAvailable { id(.wildcardSubscriptionAvailable); buffer.writeInteger(wildcardSubscriptionAvailable) }
         if let subscriptionIdentifierAvailable { id(.subscriptionIdentifierAvailable); buffer.writeInteger(subscriptionIdentifierAvailable) }
         if let sharedSubscriptionAvailable { id(.sharedSubscriptionAvailable); buffer.writeInteger(sharedSubscriptionAvailable) }
