@@ -305,4 +305,50 @@ struct MalformedPacketTests {
             #expect(try Wire.roundTrip(packet, version: .v3_1_1) == packet, "\(topic)")
         }
     }
+
+    @Test("From a client, a packet only a server sends is a protocol error whatever its body",
+          arguments: [[0x20, 0x02, 0x00, 0x00], [0x21, 0x00], [0x90, 0x03, 0x00, 0x01, 0x00], [0xB0, 0x00], [0xD0, 0x00], [0xD4, 0x01, 0x00]] as [[UInt8]])
+    func serverOnlyPacketsFromAClient(bytes: [UInt8]) throws {
+        let error = #expect(throws: MQTTProtocolError.self) { try MQTTPacket.decodeFromClient(Wire.frame(bytes), version: .v5) }
+        #expect(error?.reasonCode == .protocolError)
+    }
+
+    @Test("From a client, SUBACK and UNSUBACK with reserved flag bits are malformed first, as in Mosquitto",
+          arguments: [[0x91, 0x03, 0x00, 0x01, 0x00], [0xB2, 0x00]] as [[UInt8]])
+    func serverOnlyPacketsWithReservedFlags(bytes: [UInt8]) throws {
+        let error = #expect(throws: MQTTProtocolError.self) { try MQTTPacket.decodeFromClient(Wire.frame(bytes), version: .v5) }
+        #expect(error?.reasonCode == .malformedPacket)
+    }
+
+    @Test("Control characters are refused in topics, filters, client identifiers and user names",
+          arguments: [
+              [0x30, 0x04, 0x00, 0x02, 0x61, 0x01],                                     // PUBLISH "a\u{1}"
+              [0x30, 0x05, 0x00, 0x03, 0x61, 0xC2, 0x9F],                               // PUBLISH "a\u{9F}"
+              [0x82, 0x06, 0x00, 0x01, 0x00, 0x01, 0x7F, 0x00],                         // SUBSCRIBE "\u{7F}"
+              [0xA2, 0x05, 0x00, 0x01, 0x00, 0x01, 0x1F],                               // UNSUBSCRIBE "\u{1F}"
+              [0x10, 0x0D, 0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x0A, 0x00, 0x01, 0x09], // client id "\t"
+          ] as [[UInt8]])
+    func controlCharacters(bytes: [UInt8]) throws {
+        #expect(try Wire.decodeError(bytes, version: .v3_1_1)?.reasonCode == .malformedPacket)
+    }
+
+    @Test("An empty topic filter and a Variable Byte Integer longer than needed are malformed")
+    func emptyFilterAndLongVariableByteInteger() throws {
+        #expect(try Wire.decodeError([0x82, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00], version: .v3_1_1)?.reasonCode == .malformedPacket)
+        // PUBLISH with subscription identifier 0x80 0x00 (zero in two bytes).
+        let bytes: [UInt8] = [0x30, 0x07, 0x00, 0x01, 0x61, 0x03, 0x0B, 0x80, 0x00]
+        #expect(try Wire.decodeError(bytes, version: .v5)?.reasonCode == .malformedPacket)
+    }
+
+    @Test("MQTT 3.1 CONNECTs may set the bits 3.1 left unused; 3.1.1 may not")
+    func mqtt31UnusedBits() throws {
+        let body: [UInt8] = [0x00, 0x06, 0x4D, 0x51, 0x49, 0x73, 0x64, 0x70, 0x03, 0x03, 0x00, 0x0A, 0x00, 0x01, 0x70]
+        guard case .connect(let connect) = try Wire.decode([0x14, UInt8(body.count)] + body, version: .v3_1) else {
+            Issue.record("not a CONNECT")
+            return
+        }
+        #expect(connect.protocolVersion == .v3_1)
+        let v311: [UInt8] = [0x00, 0x04, 0x4D, 0x51, 0x54, 0x54, 0x04, 0x03, 0x00, 0x0A, 0x00, 0x01, 0x70]
+        #expect(try Wire.decodeError([0x10, UInt8(v311.count)] + v311, version: .v3_1_1)?.reasonCode == .malformedPacket)
+    }
 }

@@ -234,25 +234,17 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Decodes one frame and acts on it.
     func process(_ frame: MQTTFrame) {
-        if case .connected = phase, let type = PacketType(rawValue: frame.firstByte >> 4) {
-            // The type alone makes these protocol errors, whatever their flags and body (as in
-            // Mosquitto): packets only a server sends, and AUTH, which needs an authentication
-            // method in CONNECT (MQTT-4.12.0-7) that Parley never accepts.
-            // Mosquitto checks SUBACK's and UNSUBACK's reserved flags first (malformed); the
-            // others it refuses by type alone.
-            let flagsFirst = (type == .suback || type == .unsuback) && frame.firstByte & 0x0F != 0
-            if type.isSentByServerOnly && !flagsFirst {
-                fail(.protocolViolation("\(type) may only be sent by a server"))
-                return
-            }
-            if type == .auth {
-                fail(.protocolViolation("AUTH without an authentication method in CONNECT"))
-                return
-            }
+        let connected: Bool
+        if case .connected = phase { connected = true } else { connected = false }
+        if connected && frame.firstByte >> 4 == PacketType.auth.rawValue {
+            // AUTH needs an authentication method in CONNECT (MQTT-4.12.0-7), which Parley never
+            // accepts: a protocol error whatever the packet holds, as in Mosquitto.
+            fail(.protocolViolation("AUTH without an authentication method in CONNECT"))
+            return
         }
         let packet: MQTTPacket
         do {
-            packet = try MQTTPacket.decode(frame, version: version)
+            packet = connected ? try MQTTPacket.decodeFromClient(frame, version: version) : try MQTTPacket.decode(frame, version: version)
         } catch {
             if case .awaitingConnect = phase, frame.firstByte >> 4 == PacketType.connect.rawValue {
                 rejectUndecodableConnect(frame, error: error)
