@@ -134,7 +134,7 @@ final class BrokerCore: Sendable {
         if message.retain {
             // `$SYS` is republished from live figures at every start: storing it would only
             // bring back stale ones.
-            let stores = persistence != nil && !message.topic.hasPrefix("$SYS")
+            let stores = persistence != nil && !message.topic.utf8.starts(with: "$SYS".utf8)
             if message.payload.readableBytes == 0 {
                 retainedStore.removeRetained(topic: message.topic)
                 if stores { writes.changes.append(.removeRetained(topic: message.topic)) }
@@ -257,7 +257,10 @@ final class BrokerCore: Sendable {
     /// lenient. Bridges (Mosquitto's and Parley's) publish their link state under
     /// `$SYS/broker/connection/NAME/state`, which stays open to clients.
     static func isBrokerOwned(_ topic: String) -> Bool {
-        (topic.hasPrefix("$SYS/") || topic == "$SYS") && !topic.hasPrefix("$SYS/broker/connection/")
+        // Bytes, as the trie matches them: "$SYS/" followed by a combining mark is still `$SYS`.
+        let bytes = topic.utf8
+        return (bytes.starts(with: "$SYS/".utf8) || bytes.elementsEqual("$SYS".utf8))
+            && !bytes.starts(with: "$SYS/broker/connection/".utf8)
     }
 
     /// Runs the session's delivery decision and writes the result if it is to be sent now.

@@ -227,7 +227,7 @@ extension ParleyConfiguration {
         },
         ConfigurationKey(
             "allow_duplicate_messages", default: "false",
-            "Parley's default; Mosquitto 2.0 always behaves as `true`. `false`: a message matching several subscriptions of one client goes out once, with every matching MQTT v5 Subscription Identifier. `true`: once per subscription, each copy with its own identifier, which libmosquitto 2.0 clients (`mosquitto_sub`, Debian 12's library) need: they drop the connection on a PUBLISH with two identifiers."
+            "Parley's default; Mosquitto 2.0 always behaves as `true`. `false`: a message matching several subscriptions of one client goes out once, with every matching MQTT v5 Subscription Identifier. `true`: once per subscription, each copy with its own identifier, which libmosquitto 2.0 clients (`mosquitto_sub`, Debian 12's library) need: they drop the connection on a PUBLISH with two identifiers. With `persistence`, a restart brings back at least one copy of each unacknowledged message per session, not one per subscription."
         ) { state, line throws(ConfigurationError) in
             state.configuration.copyPerSubscription = try line.boolean()
         },

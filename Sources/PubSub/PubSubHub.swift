@@ -64,8 +64,9 @@ public final class PubSubHub: Sendable {
         var worker: Task<Void, Never>?
         /// Global handlers in subscription order.
         var global: [HandlerEntry] = []
-        /// Topic handlers by MQTT filter, in subscription order.
-        var topics: [String: [HandlerEntry]] = [:]
+        /// Topic handlers by MQTT filter (its bytes, as the broker tells filters apart), in
+        /// subscription order.
+        var topics: [UTF8Key: [HandlerEntry]] = [:]
     }
 
     /// One MQTT filter the hub subscribes to on behalf of its sessions.
@@ -89,8 +90,8 @@ public final class PubSubHub: Sendable {
         mutating func reindex(session: String, from before: SessionRecord?, to after: SessionRecord?) {
             let oldFilters = Set(before.map { Array($0.topics.keys) } ?? [])
             let newFilters = Set(after.map { Array($0.topics.keys) } ?? [])
-            for filter in oldFilters.subtracting(newFilters) { _ = topicIndex.remove(key: session, filter: filter) }
-            for filter in newFilters.subtracting(oldFilters) { _ = topicIndex.insert(filter, for: session, filter: filter) }
+            for filter in oldFilters.subtracting(newFilters) { _ = topicIndex.remove(key: session, filter: filter.string) }
+            for filter in newFilters.subtracting(oldFilters) { _ = topicIndex.insert(filter.string, for: session, filter: filter.string) }
             if after?.global.isEmpty == false {
                 globalSessions.insert(session)
             } else {
@@ -228,7 +229,7 @@ public final class PubSubHub: Sendable {
             if topic == nil {
                 Self.upsert(entry, into: &record.global)
             } else {
-                Self.upsert(entry, into: &record.topics[filter, default: []])
+                Self.upsert(entry, into: &record.topics[UTF8Key(filter), default: []])
             }
             state.sessions[session] = record
             state.reindex(session: session, from: before, to: record)
@@ -286,7 +287,7 @@ public final class PubSubHub: Sendable {
             case .global:
                 record.global = []
             case .topic:
-                record.topics[topicFilter!] = nil
+                record.topics[UTF8Key(topicFilter!)] = nil
             case .handler(let key):
                 record.global.removeAll { $0.key == key }
                 for filter in record.topics.keys {
@@ -326,7 +327,7 @@ public final class PubSubHub: Sendable {
 
     /// Every handler of a session with its channel (nil for global, else the MQTT filter).
     private static func entries(of record: SessionRecord) -> [(channel: String?, entry: HandlerEntry)] {
-        record.global.map { (nil, $0) } + record.topics.flatMap { filter, entries in entries.map { (filter, $0) } }
+        record.global.map { (nil, $0) } + record.topics.flatMap { filter, entries in entries.map { (filter.string, $0) } }
     }
 
     /// Ends a session: its subscriptions go, its queue finishes after what is already in it.
@@ -389,7 +390,7 @@ public final class PubSubHub: Sendable {
         } else {
             state.topicIndex.forEachMatch(topic: mqttTopic) { id, filter in
                 guard id != excluding, let record = state.sessions[id] else { return }
-                add(record, .topic(filter: filter), record.topics[filter] ?? [])
+                add(record, .topic(filter: filter), record.topics[UTF8Key(filter)] ?? [])
             }
         }
         return targets
@@ -439,7 +440,7 @@ public final class PubSubHub: Sendable {
             guard let record = state.sessions[session] else { return [] }
             switch delivery.channel {
             case .global: return record.global
-            case .topic(let filter): return record.topics[filter] ?? []
+            case .topic(let filter): return record.topics[UTF8Key(filter)] ?? []
             }
         }
         for entry in handlers {

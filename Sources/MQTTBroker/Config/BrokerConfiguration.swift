@@ -79,7 +79,9 @@ public struct BrokerConfiguration: Sendable, Equatable {
     /// Whether a message matching several subscriptions of one client goes out once per
     /// subscription (`allow_duplicate_messages true`, MQTT-3.3.4-5 allows it) instead of once
     /// with every matching Subscription Identifier. libmosquitto up to 2.0.11 (Debian 12's)
-    /// drops an MQTT 5 connection on a PUBLISH carrying more than one identifier.
+    /// drops an MQTT 5 connection on a PUBLISH carrying more than one identifier. The store
+    /// keeps one record per message and session, so after a restart at least one copy of each
+    /// unacknowledged message comes back, not one per subscription.
     public var copyPerSubscription: Bool
 
     /// Whether retained messages are supported (advertised to MQTT v5 clients).

@@ -97,7 +97,6 @@ extension ConnectionHandler {
             failWrongFlow(ack, .puback)
             return
         }
-        persist(changes)
         sendAll(actions, dropped: dropped)
     }
 

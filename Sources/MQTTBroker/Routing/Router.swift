@@ -23,7 +23,7 @@ final class Router: Sendable {
 
         mutating func remove(_ key: SubscriberKey, filter: String) -> Bool {
             guard trie.remove(key: key, filter: filter) != nil else { return false }
-            if let group = key.shareGroup {
+            if let group = key.shareGroup?.string {
                 let share = Router.shareKey(group: group, filter: filter)
                 if let members = shareMembers[share], members > 1 {
                     shareMembers[share] = members - 1
@@ -144,7 +144,7 @@ final class Router: Sendable {
 
     /// One delivery for this subscription alone, with its own QoS, retain flag and identifier.
     private static func append(_ entry: SubscriptionEntry, message: ApplicationMessage, to matches: inout [Match]) {
-        if entry.options.noLocal, entry.target.clientIdentifier == message.publisherClientIdentifier { return }
+        if entry.options.noLocal, entry.target.isClient(message.publisherClientIdentifier) { return }
         matches.append(Match(target: entry.target, delivery: Delivery(
             message: message, qos: min(message.qos, entry.options.qos), retain: entry.options.retainAsPublished && message.retain,
             subscriptionIdentifiers: entry.subscriptionIdentifier.map { [$0] } ?? [])))
@@ -156,7 +156,7 @@ final class Router: Sendable {
     private static func merge(
         _ entry: SubscriptionEntry, message: ApplicationMessage, into matches: inout [Match], index: inout [ObjectIdentifier: Int]?
     ) {
-        if entry.options.noLocal, entry.target.clientIdentifier == message.publisherClientIdentifier {
+        if entry.options.noLocal, entry.target.isClient(message.publisherClientIdentifier) {
             return
         }
         let qos = min(message.qos, entry.options.qos)

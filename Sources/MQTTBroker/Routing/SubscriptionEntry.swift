@@ -12,12 +12,18 @@ enum SubscriptionTarget: Sendable {
         }
     }
 
-    /// Whose publications No Local keeps away.
+    /// Whose publications No Local keeps away (compare with `isClient`: by bytes).
     var clientIdentifier: String {
         switch self {
         case .session(let session): session.clientIdentifier
         case .inline(let subscriber): subscriber.clientIdentifier
         }
+    }
+
+    /// Whether this target is the client `identifier` names, byte for byte.
+    func isClient(_ identifier: String?) -> Bool {
+        guard let identifier else { return false }
+        return clientIdentifier.utf8.elementsEqual(identifier.utf8)
     }
 }
 
@@ -25,7 +31,13 @@ enum SubscriptionTarget: Sendable {
 /// plainly and once per share group.
 struct SubscriberKey: Sendable, Hashable {
     var subscriber: ObjectIdentifier
-    var shareGroup: String?
+    /// By bytes: groups spelled with a composed and a decomposed "é" are two groups.
+    var shareGroup: UTF8Key?
+
+    init(subscriber: ObjectIdentifier, shareGroup: String?) {
+        self.subscriber = subscriber
+        self.shareGroup = shareGroup.map { UTF8Key($0) }
+    }
 }
 
 /// One subscription as the router stores it under its (unshared) filter.

@@ -41,7 +41,8 @@ public struct AccessControlList: Sendable, Equatable {
     }
 
     var anonymousRules: [Rule] = []
-    var userRules: [String: [Rule]] = [:]
+    /// By the user name's bytes, as clients send it and Mosquitto compares it.
+    var userRules: [UTF8Key: [Rule]] = [:]
     var patterns: [Rule] = []
 
     public init(contents: String, file: String) throws(SecurityFileError) {
@@ -61,13 +62,13 @@ public struct AccessControlList: Sendable, Equatable {
             case "user":
                 guard !rest.isEmpty else { throw SecurityFileError(file: file, line: number, message: "'user' needs a user name") }
                 currentUser = String(rest)
-                userRules[String(rest), default: []] = userRules[String(rest)] ?? []
+                userRules[UTF8Key(String(rest)), default: []] = userRules[UTF8Key(String(rest))] ?? []
             case "topic", "pattern":
                 let rule = try Self.rule(rest, keyword: keyword, file: file, line: number)
                 if keyword == "pattern" {
                     patterns.append(rule)
                 } else if let currentUser {
-                    userRules[currentUser, default: []].append(rule)
+                    userRules[UTF8Key(currentUser), default: []].append(rule)
                 } else {
                     anonymousRules.append(rule)
                 }
@@ -144,7 +145,7 @@ public struct AccessControlList: Sendable, Equatable {
 
     /// Calls `body` with every rule that applies to `client`, patterns already filled in.
     private func forEachRule(for client: ClientInfo, _ body: (Access, [Substring]) -> Void) {
-        let section = client.username.map { userRules[$0] ?? [] } ?? anonymousRules
+        let section = client.username.map { userRules[UTF8Key($0)] ?? [] } ?? anonymousRules
         for rule in section { body(rule.access, rule.levels) }
         for rule in patterns {
             if let levels = Self.fill(rule.levels, client: client) { body(rule.access, levels) }
@@ -175,10 +176,10 @@ public struct AccessControlList: Sendable, Equatable {
     }
 
     private static func startsWithWildcard(_ levels: [Substring]) -> Bool {
-        levels.first == "+" || levels.first == "#"
+        levels.first.map { $0.utf8.elementsEqual("+".utf8) || $0.utf8.elementsEqual("#".utf8) } ?? false
     }
 
-    private static func isDollar(_ level: Substring?) -> Bool { level?.first == "$" }
+    private static func isDollar(_ level: Substring?) -> Bool { level?.utf8.first == UInt8(ascii: "$") }
 
     /// Levels compare as bytes, as topics do everywhere in the broker (MQTT 5 §4.7.3).
     private static func same(_ a: Substring, _ b: Substring) -> Bool { a.utf8.elementsEqual(b.utf8) }

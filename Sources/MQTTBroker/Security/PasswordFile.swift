@@ -1,4 +1,5 @@
 import Foundation
+import MQTTCore
 
 /// A password file in `mosquitto_passwd`'s format: one `user:hash` per line (see
 /// ``PasswordHash``); blank lines and lines starting with `#` are skipped.
@@ -24,7 +25,7 @@ public struct PasswordFile: Sendable, Equatable {
     /// Parses a file's text. `allowPlainText` is for `parley passwd -U`; the broker refuses
     /// passwords it would have to compare in clear.
     public init(contents: String, file: String, allowPlainText: Bool = false) throws(SecurityFileError) {
-        var seen: [String: Int] = [:]
+        var seen: [UTF8Key: Int] = [:]
         for (index, rawLine) in contents.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let number = index + 1
             let line = rawLine.trimmingCharacters(in: .whitespaces)
@@ -37,10 +38,10 @@ public struct PasswordFile: Sendable, Equatable {
             guard !username.isEmpty else {
                 throw SecurityFileError(file: file, line: number, message: "empty user name")
             }
-            if let first = seen[username] {
+            if let first = seen[UTF8Key(username)] {
                 throw SecurityFileError(file: file, line: number, message: "user '\(username)' is listed twice (first on line \(first))")
             }
-            seen[username] = number
+            seen[UTF8Key(username)] = number
             if let hash = PasswordHash(encoded: Substring(secret)) {
                 entries.append((username, .hashed(hash)))
             } else if allowPlainText, !secret.hasPrefix("$") {
@@ -72,7 +73,7 @@ public struct PasswordFile: Sendable, Equatable {
     }
 
     public func credential(for username: String) -> Credential? {
-        entries.first { $0.username == username }?.credential
+        entries.first { $0.username.utf8.elementsEqual(username.utf8) }?.credential
     }
 
     /// Whether `username` is listed with `password`.
@@ -83,7 +84,7 @@ public struct PasswordFile: Sendable, Equatable {
 
     /// Adds `username` or replaces its password, keeping its place in the file.
     public mutating func set(_ username: String, _ credential: Credential) {
-        if let index = entries.firstIndex(where: { $0.username == username }) {
+        if let index = entries.firstIndex(where: { $0.username.utf8.elementsEqual(username.utf8) }) {
             entries[index].credential = credential
         } else {
             entries.append((username, credential))
@@ -93,7 +94,7 @@ public struct PasswordFile: Sendable, Equatable {
     /// Removes `username`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ username: String) -> Bool {
-        guard let index = entries.firstIndex(where: { $0.username == username }) else { return false }
+        guard let index = entries.firstIndex(where: { $0.username.utf8.elementsEqual(username.utf8) }) else { return false }
         entries.remove(at: index)
         return true
     }

@@ -28,7 +28,8 @@ final class SessionRegistry: Sendable {
     func belongsToAnotherUser(_ client: ClientInfo) -> Bool {
         guard let existing = sessions.withLock({ $0[UTF8Key(client.clientIdentifier)] }) else { return false }
         guard let owner = existing.guarded.withLock({ $0.client }) else { return false }
-        return owner.username != client.username
+        // By bytes, as Mosquitto compares user names.
+        return owner.username.map { Array($0.utf8) } != client.username.map { Array($0.utf8) }
     }
 
     /// Removes `session` if it is still the one registered under its identifier.

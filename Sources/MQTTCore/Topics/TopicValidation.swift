@@ -17,7 +17,7 @@ public enum TopicValidation {
     public static func validateTopicFilter(_ filter: String) throws(MQTTProtocolError) {
         if let shared = SharedSubscription(filter) {
             try validatePlainFilter(shared.topicFilter)
-        } else if filter.hasPrefix(SharedSubscription.prefix) {
+        } else if SharedSubscription.isShared(filter) {
             let rest = filter.utf8.dropFirst(SharedSubscription.prefix.utf8.count)
             guard let slash = rest.firstIndex(of: UInt8(ascii: "/")), slash != rest.startIndex,
                 filter.utf8.index(after: slash) != filter.utf8.endIndex
