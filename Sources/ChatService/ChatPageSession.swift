@@ -1,6 +1,9 @@
+import Atomics
 import Foundation
 import HummingbirdWebSocket
 import Logging
+import NIOCore
+import NIOWebSocket
 import PubSub
 
 /// One browser tab: a Flet-style page session with its own PubSub session.
@@ -23,8 +26,7 @@ final class ChatPageSession: @unchecked Sendable {
     let id = UUID().uuidString
     private let service: ChatService
     private let pubsub: PubSubClient
-    private let inputs: AsyncStream<Input>
-    private let sink: AsyncStream<Input>.Continuation
+    private let inputs: ChatPageQueue<Input>
     private var name: String?
     private var room: String?
     /// Ids of the history last sent; the same messages arriving live are skipped.
@@ -37,8 +39,7 @@ final class ChatPageSession: @unchecked Sendable {
     init(service: ChatService) {
         self.service = service
         pubsub = service.hub.session(id: id)
-        (inputs, sink) = AsyncStream.makeStream(
-            of: Input.self, bufferingPolicy: .bufferingOldest(service.configuration.sessionBufferLimit))
+        inputs = ChatPageQueue(limit: service.configuration.sessionBufferLimit)
         limiter = RateLimiter(burst: service.configuration.messageBurst, perSecond: service.configuration.messagesPerSecond)
         overflow = ChatPageOverflow()
         var logger = service.logger
@@ -46,30 +47,21 @@ final class ChatPageSession: @unchecked Sendable {
         self.logger = logger
     }
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
-        let sink = self.sink
-        service.opened(page: id) { sink.finish() }
+    /// Serves the page: its frames are read here, in the connection's own task, and written
+    /// by one writer task. Two tasks a page, not four: each costs a stack of its own, and
+    /// thousands of pages share a process. `channel` closes a page that must go (too far
+    /// behind, or the server stopping) even when it no longer answers.
+    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: (any Channel)?) async {
+        let inputs = self.inputs
+        let readerDone = ManagedAtomic(false)
+        service.opened(page: id) { inputs.finish() }
         defer { service.closed(page: id) }
-        let maximumFrameSize = service.configuration.maximumFrameSize
         let logger = self.logger
-        let reader = Task {
-            do {
-                for try await message in inbound.messages(maxSize: maximumFrameSize) {
-                    switch message {
-                    case .text(let text): sink.yield(.frame(text))
-                    case .binary: sink.yield(.binaryFrame)
-                    }
-                }
-            } catch {
-                logger.debug("chat: page connection ended: \(error)")
-            }
-            sink.finish()
-        }
         // The writer runs as its own task so that a page too slow to keep up can be cut off
         // even while a write to it waits for its socket.
         let writer = Task {
             do {
-                for await input in inputs {
+                while let input = await inputs.next() {
                     if overflow.happened { break }
                     for frame in await handle(input) {
                         try await outbound.write(.text(frame))
@@ -78,39 +70,66 @@ final class ChatPageSession: @unchecked Sendable {
             } catch {
                 logger.debug("chat: could not write to the page: \(error)")
             }
+            // Inputs ended while the page is still connected: the server is stopping.
+            if !overflow.happened && !readerDone.load(ordering: .relaxed) {
+                await Self.close(outbound, code: .goingAway, reason: "The chat server is stopping.", then: channel)
+            }
         }
-        overflow.onOverflow { writer.cancel() }
+        let limit = service.configuration.sessionBufferLimit
+        overflow.onOverflow {
+            writer.cancel()
+            // A task of its own, only now: the writer is cancelled, and the reader below may
+            // wait for a page that never answers until its connection is closed.
+            Task {
+                logger.notice("chat: a page fell \(limit) events behind; closing it")
+                await Self.close(
+                    outbound, code: .policyViolation,
+                    reason: "This page fell too far behind the conversation; reload it to continue.", then: channel)
+            }
+        }
+        do {
+            for try await message in inbound.messages(maxSize: service.configuration.maximumFrameSize) {
+                switch message {
+                case .text(let text): inputs.push(.frame(text))
+                case .binary: inputs.push(.binaryFrame)
+                }
+            }
+        } catch {
+            logger.debug("chat: page connection ended: \(error)")
+        }
+        readerDone.store(true, ordering: .relaxed)
+        inputs.finish()
         await writer.value
-        reader.cancel()
-        if overflow.happened {
-            logger.notice("chat: a page fell \(service.configuration.sessionBufferLimit) events behind; closing it")
-            await Self.close(outbound, reason: "This page fell too far behind the conversation; reload it to continue.")
-        }
         await end()
     }
 
     /// Hands inputs to the page's queue from other tasks; a page that fell too far behind is
     /// dropped, so the rest of the room is not held up by it.
     private struct Inbox: Sendable {
-        let sink: AsyncStream<Input>.Continuation
+        let inputs: ChatPageQueue<Input>
         let overflow: ChatPageOverflow
 
         func deliver(_ input: Input) {
-            if case .dropped = sink.yield(input) { overflow.trigger() }
+            if case .full = inputs.push(input) { overflow.trigger() }
         }
     }
 
-    private var inbox: Inbox { Inbox(sink: sink, overflow: overflow) }
+    private var inbox: Inbox { Inbox(inputs: inputs, overflow: overflow) }
 
-    /// Says why in a WebSocket close frame (1008), which reaches the page after what was
-    /// already queued for it; waits at most 5 s for a socket that does not drain, then the
-    /// connection is closed anyway.
-    private static func close(_ outbound: WebSocketOutboundWriter, reason: String) async {
+    /// Says why in a WebSocket close frame; waits at most 5 s for a socket that does not
+    /// drain, and for the page's answering close frame, then closes the connection anyway.
+    private static func close(
+        _ outbound: WebSocketOutboundWriter, code: WebSocketErrorCode, reason: String, then channel: (any Channel)?
+    ) async {
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await outbound.close(.policyViolation, reason: reason) }
+            group.addTask { try? await outbound.close(code, reason: reason) }
             group.addTask { try? await Task.sleep(for: .seconds(5)) }
             await group.next()
             group.cancelAll()
+        }
+        if let channel {
+            try? await Task.sleep(for: .seconds(1))
+            channel.close(promise: nil)
         }
     }
 

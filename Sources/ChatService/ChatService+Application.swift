@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
@@ -45,12 +48,16 @@ extension ChatService {
         // sessions still read messages of at most `maximumFrameSize`.
         let frameLimit = mqttRelay == nil
             ? configuration.maximumFrameSize : max(configuration.maximumFrameSize, configuration.maximumMQTTFrameSize)
+        // No WebSocket pings: each would be a task per connection (a stack of its own, for
+        // thousands of pages). TCP keepalive finds vanished peers instead, and MQTT over
+        // WebSocket has its own keep-alive.
         let webSocket = HTTP1WebSocketUpgradeChannel.Configuration(
-            ws: .init(maxFrameSize: frameLimit, closeTimeout: .seconds(1)))
+            ws: .init(maxFrameSize: frameLimit, autoPing: .disabled, closeTimeout: .seconds(1)))
         return Application(
             router: router(metrics: metrics),
-            server: .http1WebSocketUpgrade(configuration: webSocket) { [self] request, _, _ in
+            server: .http1WebSocketUpgrade(configuration: webSocket) { [self] request, channel, _ in
                 let path = request.path?.split(separator: "?", maxSplits: 1).first
+                if path == Self.mqttPath[...] || path == Self.webSocketPath[...] { Self.keepAlive(channel) }
                 if path == Self.mqttPath[...], let relay = mqttRelay {
                     var headers = HTTPFields()
                     if let chosen = MQTTWebSocketRelay.subprotocol(offered: request.headerFields[.secWebSocketProtocol]) {
@@ -62,13 +69,31 @@ extension ChatService {
                 }
                 guard path == Self.webSocketPath[...] else { return .dontUpgrade }
                 return .upgrade([:]) { [self] inbound, outbound, _ in
-                    await serve(inbound: inbound, outbound: outbound)
+                    await serve(inbound: inbound, outbound: outbound, channel: channel)
                 }
             },
             configuration: .init(address: .hostname(host, port: port), serverName: "Parley"),
             onServerRunning: onServerRunning,
             logger: logger
         )
+    }
+
+    /// TCP keepalive on a WebSocket connection: a peer gone without a FIN (a laptop closed, a
+    /// network lost) is found after about 90 s of silence (60 s idle, 3 probes 10 s apart).
+    private static func keepAlive(_ channel: any Channel) {
+        #if canImport(Glibc)
+        let options: [(ChannelOptions.Types.SocketOption, SocketOptionValue)] = [
+            (.init(level: .socket, name: .so_keepalive), 1),
+            (.init(level: .tcp, name: NIOBSDSocket.Option(rawValue: TCP_KEEPIDLE)), 60),
+            (.init(level: .tcp, name: NIOBSDSocket.Option(rawValue: TCP_KEEPINTVL)), 10),
+            (.init(level: .tcp, name: NIOBSDSocket.Option(rawValue: TCP_KEEPCNT)), 3),
+        ]
+        #else
+        let options: [(ChannelOptions.Types.SocketOption, SocketOptionValue)] = [(.init(level: .socket, name: .so_keepalive), 1)]
+        #endif
+        for (option, value) in options {
+            channel.setOption(option, value: value).whenFailure { _ in }
+        }
     }
 
     /// The page runs only its own script and talks only to its own origin, so text that slipped

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import Metrics
 import ProcessMemory
 import PubSub
@@ -128,10 +129,10 @@ public final class ChatService: Sendable {
     // MARK: Page sessions
 
     /// Serves one page over its WebSocket until either side closes it.
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: (any Channel)? = nil) async {
         let session = ChatPageSession(service: self)
         pageWatch.withLock { $0 }?(session)
-        await session.run(inbound: inbound, outbound: outbound)
+        await session.run(inbound: inbound, outbound: outbound, channel: channel)
     }
 
     /// The room's history, once the recorder has handled every message that reached it. A
