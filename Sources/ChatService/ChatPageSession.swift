@@ -150,9 +150,13 @@ final class ChatPageSession: @unchecked Sendable {
         case .binaryFrame:
             return [ChatEvent.error("Binary frames are not chat commands: send JSON text").json]
         case .incoming(let message):
-            guard let frame = service.frames.frame(for: message), frame.message.room == room,
-                !shown.contains(frame.message.id)
-            else { return [] }
+            guard let frame = service.frames.frame(for: message), frame.message.room == room else { return [] }
+            if !shown.isEmpty {
+                if shown.contains(frame.message.id) { return [] }
+                // Messages arrive in order: once one is newer than the history, every later
+                // one is too, and the ids need not be kept (a page holds them no longer).
+                shown = []
+            }
             return [frame.json]
         case .roomFrame(let frameRoom, let json):
             return frameRoom == room ? [json] : []

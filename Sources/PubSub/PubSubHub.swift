@@ -58,7 +58,8 @@ public final class PubSubHub: Sendable {
     }
 
     struct SessionRecord: Sendable {
-        let mailbox: SessionMailbox
+        /// Made with the worker: a session whose handlers only hand off has no queue either.
+        var mailbox: SessionMailbox?
         /// Started with the first queued handler: a session whose handlers only hand off (a
         /// chat page) needs no task of its own.
         var worker: Task<Void, Never>?
@@ -139,7 +140,7 @@ public final class PubSubHub: Sendable {
     deinit {
         receiver.withLock { $0 }?.cancel()
         for record in state.withLock({ Array($0.sessions.values) }) {
-            record.mailbox.close()
+            record.mailbox?.close()
             for (_, entry) in Self.entries(of: record) { entry.onRemove?() }
         }
     }
@@ -169,7 +170,7 @@ public final class PubSubHub: Sendable {
     public func session(id: String) -> PubSubClient {
         state.withLock { state in
             if state.sessions[id] == nil && !state.closed {
-                state.sessions[id] = SessionRecord(mailbox: SessionMailbox())
+                state.sessions[id] = SessionRecord()
             }
         }
         return PubSubClient(hub: self, sessionID: id)
@@ -190,7 +191,7 @@ public final class PubSubHub: Sendable {
 
     /// Waits until `session`'s handlers have run for every message delivered to it so far.
     func settle(session: String) async {
-        let mailbox = state.withLock { state in state.sessions[session].flatMap { $0.worker == nil ? nil : $0.mailbox } }
+        let mailbox = state.withLock { state in state.sessions[session]?.mailbox }
         await mailbox?.settle()
     }
 
@@ -203,7 +204,7 @@ public final class PubSubHub: Sendable {
         }
         let task = receiver.withLock { $0 }
         for session in sessions {
-            session.mailbox.close()
+            session.mailbox?.close()
             for (_, entry) in Self.entries(of: session) { entry.onRemove?() }
         }
         await client.disconnect()
@@ -224,7 +225,9 @@ public final class PubSubHub: Sendable {
             let before = record
             let entry = HandlerEntry(key: key, kind: kind, onRemove: onRemove)
             if entry.isQueued && record.worker == nil {
-                record.worker = makeWorker(for: session, draining: record.mailbox)
+                let mailbox = SessionMailbox()
+                record.mailbox = mailbox
+                record.worker = makeWorker(for: session, draining: mailbox)
             }
             if topic == nil {
                 Self.upsert(entry, into: &record.global)
@@ -334,7 +337,7 @@ public final class PubSubHub: Sendable {
     func close(session: String) throws {
         try remove(.everything, session: session)
         let record = state.withLock { $0.sessions.removeValue(forKey: session) }
-        record?.mailbox.close()
+        record?.mailbox?.close()
     }
 
     // MARK: Sending
