@@ -93,6 +93,17 @@ def data_files():
             for name in sorted(names) if name.endswith(".json")}
 
 
+def cases_from_environment():
+    """(cases, None), or (None, why there are none)."""
+    try:
+        files = data_files()
+    except LookupError as error:
+        return None, str(error)
+    if not files:
+        return None, "Mosquitto's test data not given: set MOSQUITTO_TEST_DATA or MOSQUITTO_SOURCE"
+    return load_cases(files), None
+
+
 def load_cases(files):
     cases, seen = [], {}
     for name in sorted(files):
@@ -360,13 +371,9 @@ def main():
     args = parser.parse_args()
     if args.data:
         os.environ["MOSQUITTO_TEST_DATA"] = args.data
-    try:
-        files = data_files()
-    except LookupError as error:
-        sys.exit(str(error))
-    if not files:
-        sys.exit("no data: set MOSQUITTO_TEST_DATA or MOSQUITTO_SOURCE, or pass --data")
-    cases = load_cases(files)
+    cases, missing = cases_from_environment()
+    if missing:
+        sys.exit(f"{missing} (or pass --data)")
     started = time.monotonic()
     failures = run_all(cases, args.host, args.port, args.timeout)
     for title, failure in failures.items():

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mosquitto_differences import DIFFERENCES
-from mosquitto_sequences import Connection, connack_packet, connect_packet, data_files, load_cases, run_all
+from mosquitto_sequences import Connection, cases_from_environment, connack_packet, connect_packet, run_all
 from processes import REPO_ROOT, ConfiguredBroker, parley_exe
 
 MINIMUM_PASSING = 1440
@@ -23,13 +23,10 @@ MINIMUM_PASSING = 1440
 
 @pytest.fixture(scope="module")
 def cases():
-    try:
-        files = data_files()
-    except LookupError as error:
-        pytest.skip(str(error))
-    if not files:
-        pytest.skip("Mosquitto's test data not given (MOSQUITTO_TEST_DATA or MOSQUITTO_SOURCE)")
-    return load_cases(files)
+    found, missing = cases_from_environment()
+    if missing:
+        pytest.skip(missing)
+    return found
 
 
 def test_parley_answers_mosquittos_packet_sequences_but_for_listed_differences(cases, tmp_path):

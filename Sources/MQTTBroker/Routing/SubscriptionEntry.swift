@@ -23,7 +23,7 @@ enum SubscriptionTarget: Sendable {
     /// Whether this target is the client `identifier` names, byte for byte.
     func isClient(_ identifier: String?) -> Bool {
         guard let identifier else { return false }
-        return clientIdentifier.utf8.elementsEqual(identifier.utf8)
+        return clientIdentifier.hasSameBytes(as: identifier)
     }
 }
 

@@ -176,13 +176,11 @@ public struct AccessControlList: Sendable, Equatable {
     }
 
     private static func startsWithWildcard(_ levels: [Substring]) -> Bool {
-        levels.first.map { $0.utf8.elementsEqual("+".utf8) || $0.utf8.elementsEqual("#".utf8) } ?? false
+        levels.first.map { $0.hasSameBytes(as: "+") || $0.hasSameBytes(as: "#") } ?? false
     }
 
     private static func isDollar(_ level: Substring?) -> Bool { level?.utf8.first == UInt8(ascii: "$") }
 
-    /// Levels compare as bytes, as topics do everywhere in the broker (MQTT 5 §4.7.3).
-    private static func same(_ a: Substring, _ b: Substring) -> Bool { a.utf8.elementsEqual(b.utf8) }
 
     /// MQTT topic matching on pre-split levels.
     static func matches(filter: [Substring], topic: [Substring]) -> Bool {
@@ -191,7 +189,7 @@ public struct AccessControlList: Sendable, Equatable {
         for level in filter {
             if level == "#" { return true }
             guard index < topic.count else { return false }
-            if level != "+" && !same(level, topic[index]) { return false }
+            if level != "+" && !level.hasSameBytes(as: topic[index]) { return false }
             index += 1
         }
         return index == topic.count
@@ -204,7 +202,7 @@ public struct AccessControlList: Sendable, Equatable {
         while index < a.count && index < b.count {
             let x = a[index], y = b[index]
             if x == "#" || y == "#" { return true }
-            if x != "+" && y != "+" && !same(x, y) { return false }
+            if x != "+" && y != "+" && !x.hasSameBytes(as: y) { return false }
             index += 1
         }
         if a.count == b.count { return true }
@@ -223,7 +221,7 @@ public struct AccessControlList: Sendable, Equatable {
             guard index < inner.count else { return false }
             let i = inner[index]
             if i == "#" { return false }
-            if o != "+" && (i == "+" || !same(o, i)) { return false }
+            if o != "+" && (i == "+" || !o.hasSameBytes(as: i)) { return false }
             index += 1
         }
         return index == inner.count

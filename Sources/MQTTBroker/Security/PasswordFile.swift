@@ -73,7 +73,7 @@ public struct PasswordFile: Sendable, Equatable {
     }
 
     public func credential(for username: String) -> Credential? {
-        entries.first { $0.username.utf8.elementsEqual(username.utf8) }?.credential
+        entries.first { $0.username.hasSameBytes(as: username) }?.credential
     }
 
     /// Whether `username` is listed with `password`.
@@ -84,7 +84,7 @@ public struct PasswordFile: Sendable, Equatable {
 
     /// Adds `username` or replaces its password, keeping its place in the file.
     public mutating func set(_ username: String, _ credential: Credential) {
-        if let index = entries.firstIndex(where: { $0.username.utf8.elementsEqual(username.utf8) }) {
+        if let index = entries.firstIndex(where: { $0.username.hasSameBytes(as: username) }) {
             entries[index].credential = credential
         } else {
             entries.append((username, credential))
@@ -94,7 +94,7 @@ public struct PasswordFile: Sendable, Equatable {
     /// Removes `username`; returns whether it was there.
     @discardableResult
     public mutating func remove(_ username: String) -> Bool {
-        guard let index = entries.firstIndex(where: { $0.username.utf8.elementsEqual(username.utf8) }) else { return false }
+        guard let index = entries.firstIndex(where: { $0.username.hasSameBytes(as: username) }) else { return false }
         entries.remove(at: index)
         return true
     }

@@ -29,7 +29,11 @@ final class SessionRegistry: Sendable {
         guard let existing = sessions.withLock({ $0[UTF8Key(client.clientIdentifier)] }) else { return false }
         guard let owner = existing.guarded.withLock({ $0.client }) else { return false }
         // By bytes, as Mosquitto compares user names.
-        return owner.username.map { Array($0.utf8) } != client.username.map { Array($0.utf8) }
+        switch (owner.username, client.username) {
+        case (nil, nil): return false
+        case (let a?, let b?): return !a.hasSameBytes(as: b)
+        default: return true
+        }
     }
 
     /// Removes `session` if it is still the one registered under its identifier.

@@ -12,13 +12,10 @@ public struct UTF8Key: Hashable, Comparable, Sendable, CustomStringConvertible, 
     public init(stringLiteral value: String) { self.string = value }
 
     @inlinable public static func == (lhs: UTF8Key, rhs: UTF8Key) -> Bool {
-        lhs.string.utf8.count == rhs.string.utf8.count && lhs.string.utf8.elementsEqual(rhs.string.utf8)
+        lhs.string.hasSameBytes(as: rhs.string)
     }
 
-    @inlinable public func hash(into hasher: inout Hasher) {
-        var string = string
-        string.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-    }
+    @inlinable public func hash(into hasher: inout Hasher) { hasher.combineUTF8(of: string[...]) }
 
     /// Byte order, so that what is sorted by it (a stored session's filters) is stable.
     public static func < (lhs: UTF8Key, rhs: UTF8Key) -> Bool {

@@ -11,13 +11,10 @@ struct TopicLevel: Hashable, Sendable {
     @inlinable init(_ text: Substring) { self.text = text }
 
     @inlinable static func == (lhs: TopicLevel, rhs: TopicLevel) -> Bool {
-        lhs.text.utf8.count == rhs.text.utf8.count && lhs.text.utf8.elementsEqual(rhs.text.utf8)
+        lhs.text.hasSameBytes(as: rhs.text)
     }
 
-    @inlinable func hash(into hasher: inout Hasher) {
-        var text = text
-        text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-    }
+    @inlinable func hash(into hasher: inout Hasher) { hasher.combineUTF8(of: text) }
 
     @usableFromInline static let multiLevelWildcard = TopicLevel("#")
     @usableFromInline static let singleLevelWildcard = TopicLevel("+")

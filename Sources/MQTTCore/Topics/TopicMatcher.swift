@@ -15,7 +15,7 @@ public enum TopicMatcher {
             if level == "#" { return true }
             guard let topicLevel = topicLevels.popFirst() else { return false }
             // Bytes, not canonical equivalence (MQTT 5 §4.7.3).
-            if level != "+" && !level.utf8.elementsEqual(topicLevel.utf8) { return false }
+            if level != "+" && !level.hasSameBytes(as: topicLevel) { return false }
         }
         return topicLevels.isEmpty
     }
