@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// What the server sends a page: one JSON object per text frame, `type` naming the event.
 enum ChatEvent: Sendable, Equatable {
@@ -23,6 +24,9 @@ enum ChatEvent: Sendable, Equatable {
         let data = (try? encoder.encode(self)) ?? Data(#"{"type":"error","message":"internal encoding error"}"#.utf8)
         return String(decoding: data, as: UTF8.self)
     }
+
+    /// The event as a text frame's payload; one buffer can be written to many pages.
+    var frame: ByteBuffer { ByteBuffer(string: json) }
 }
 
 extension ChatEvent: Encodable {

@@ -1,3 +1,4 @@
+import NIOCore
 import PubSub
 import Synchronization
 
@@ -10,7 +11,8 @@ import Synchronization
 final class ChatFrameCache: Sendable {
     struct Frame: Sendable {
         let message: ChatMessage
-        let json: String
+        /// The frame's payload, shared by every page that writes it.
+        let bytes: ByteBuffer
     }
 
     private struct State: Sendable {
@@ -34,7 +36,7 @@ final class ChatFrameCache: Sendable {
         // Read outside the lock; two pages racing on a new message both read it, and the
         // first one stored wins, so every page shows the same frame (and time).
         let made = ChatWireFormat.message(from: incoming, maximumNameLength: maximumNameLength).map {
-            Frame(message: $0, json: ChatEvent.message($0).json)
+            Frame(message: $0, bytes: ChatEvent.message($0).frame)
         }
         return state.withLock { state in
             if let cached = state.frames[incoming.id] { return cached }

@@ -84,7 +84,7 @@ final class ChatOnlineList: Sendable {
             let fresh = newcomers[room] ?? []
             let targets = pages(room)
             if !fresh.isEmpty {
-                let full = ChatPageSession.Input.roomFrame(room: room, json: ChatEvent.online(room: room, users: now).json)
+                let full = ChatPageSession.Input.roomFrame(room: room, frame: ChatEvent.online(room: room, users: now).frame)
                 for page in targets where fresh.contains(page.id) { page.deliver(full) }
             }
             let beforeSet = Set(before)
@@ -93,7 +93,7 @@ final class ChatOnlineList: Sendable {
             let left = before.filter { !nowSet.contains($0) }
             guard !joined.isEmpty || !left.isEmpty else { continue }
             let change = ChatPageSession.Input.roomFrame(
-                room: room, json: ChatEvent.presence(room: room, joined: joined, left: left).json)
+                room: room, frame: ChatEvent.presence(room: room, joined: joined, left: left).frame)
             for page in targets where !fresh.contains(page.id) { page.deliver(change) }
         }
         // One flush at a time: changes made meanwhile wait for the next, which starts from

@@ -59,11 +59,11 @@ public struct ChatServer: Service {
                 group.addTask { try await application.run() }
                 group.addTask {
                     // Pages are told first, so they say goodbye while the broker link is up. A
-                    // page that never answers the WebSocket close must not hold the process.
+                    // connection that never closes (an MQTT relay) must not hold the process.
                     guard (try? await gracefulShutdown()) != nil, !Task.isCancelled else { return }
                     service.closePages()
                     try await Task.sleep(for: shutdownGrace)
-                    logger.warning("chat: pages did not close within \(shutdownGrace); closing them")
+                    logger.warning("chat: connections did not close within \(shutdownGrace); closing them")
                     throw CancellationError()
                 }
                 defer { group.cancelAll() }
@@ -76,6 +76,12 @@ public struct ChatServer: Service {
                 .httpServerFailed,
                 "the chat's HTTP server on \(host):\(port) failed: \(error). Choose another port with --http-port "
                     + "(or http_listener in the configuration file), or run without the chat (--no-chat).")
+        }
+        // Pages are served outside the HTTP server's tasks: it may have stopped before they
+        // finished saying goodbye.
+        service.closePages()
+        if !(await service.pagesClosed(within: shutdownGrace)) {
+            logger.warning("chat: pages did not close within \(shutdownGrace)")
         }
         await service.shutdown()
     }

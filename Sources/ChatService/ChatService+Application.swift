@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Hummingbird
-import HummingbirdWebSocket
+import HummingbirdCore
 import Logging
 import NIOCore
 
@@ -34,44 +34,14 @@ extension ChatService {
     public static let mqttPath = "/mqtt"
 
     /// The chat's HTTP server on `host:port` (port 0 picks a free one); run it as a Service.
+    /// WebSockets are not routes: `ChatHTTPChannel` takes them before the router.
     public func application(
         host: String = "0.0.0.0", port: Int = 8080, metrics: (@Sendable () async -> String)? = nil,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        // The upgrade is decided here rather than by a router route: hummingbird-websocket 2.8's
-        // router upgrade keeps each connection's request context in a box that refers to itself,
-        // so every WebSocket would leave its context behind after closing (about 2 KB, measured
-        // with scripts/connection-storm.py --pages). This closure form keeps nothing.
-        // A page that does not answer a close (a frozen tab, a vanished peer) is cut after a
-        // second, so shutdown is not held up by it (the default waits 15 s).
-        // Frames are limited for all upgrades at once: MQTT's, at `/mqtt`, may be larger; page
-        // sessions still read messages of at most `maximumFrameSize`.
-        let frameLimit = mqttRelay == nil
-            ? configuration.maximumFrameSize : max(configuration.maximumFrameSize, configuration.maximumMQTTFrameSize)
-        // No WebSocket pings: each would be a task per connection (a stack of its own, for
-        // thousands of pages). TCP keepalive finds vanished peers instead, and MQTT over
-        // WebSocket has its own keep-alive.
-        let webSocket = HTTP1WebSocketUpgradeChannel.Configuration(
-            ws: .init(maxFrameSize: frameLimit, autoPing: .disabled, closeTimeout: .seconds(1)))
-        return Application(
+        Application(
             router: router(metrics: metrics),
-            server: .http1WebSocketUpgrade(configuration: webSocket) { [self] request, channel, _ in
-                let path = request.path?.split(separator: "?", maxSplits: 1).first
-                if path == Self.mqttPath[...] || path == Self.webSocketPath[...] { Self.keepAlive(channel) }
-                if path == Self.mqttPath[...], let relay = mqttRelay {
-                    var headers = HTTPFields()
-                    if let chosen = MQTTWebSocketRelay.subprotocol(offered: request.headerFields[.secWebSocketProtocol]) {
-                        headers[.secWebSocketProtocol] = chosen
-                    }
-                    return .upgrade(headers) { [logger] inbound, outbound, _ in
-                        await relay.run(inbound: inbound, outbound: outbound, logger: logger)
-                    }
-                }
-                guard path == Self.webSocketPath[...] else { return .dontUpgrade }
-                return .upgrade([:]) { [self] inbound, outbound, _ in
-                    await serve(inbound: inbound, outbound: outbound, channel: channel)
-                }
-            },
+            server: HTTPServerBuilder { [self] responder in ChatHTTPChannel(service: self, responder: responder) },
             configuration: .init(address: .hostname(host, port: port), serverName: "Parley"),
             onServerRunning: onServerRunning,
             logger: logger
@@ -80,7 +50,7 @@ extension ChatService {
 
     /// TCP keepalive on a WebSocket connection: a peer gone without a FIN (a laptop closed, a
     /// network lost) is found after about 90 s of silence (60 s idle, 3 probes 10 s apart).
-    private static func keepAlive(_ channel: any Channel) {
+    static func keepAlive(_ channel: any Channel) {
         #if canImport(Glibc)
         let options: [(ChannelOptions.Types.SocketOption, SocketOptionValue)] = [
             (.init(level: .socket, name: .so_keepalive), 1),

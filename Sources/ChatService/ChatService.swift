@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import Metrics
@@ -13,9 +12,9 @@ import Synchronization
 ///
 /// Owns the PubSub hub (one MQTT connection for all its pages), the presence client (a second
 /// connection, with a will), the room history (filled by a recorder session that hears every
-/// room) and the table of local page sessions, used to tell them who is online. Page sessions run
-/// on their WebSocket's task; the tables here sit behind mutexes and are never held while calling
-/// out.
+/// room) and the table of local page sessions, used to tell them who is online. Page sessions
+/// run on their connection's event loop (`ChatPageHandler`); the tables here sit behind mutexes
+/// and are never held while calling out.
 public final class ChatService: Sendable {
     public let configuration: ChatConfiguration
     public let hub: PubSubHub
@@ -128,17 +127,7 @@ public final class ChatService: Sendable {
 
     // MARK: Page sessions
 
-    /// Serves one page over its WebSocket until either side closes it.
-    func serve(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: (any Channel)? = nil) async {
-        let session = ChatPageSession(service: self)
-        pageWatch.withLock { $0 }?(session)
-        await session.run(inbound: inbound, outbound: outbound, channel: channel)
-    }
-
-    /// The room's history, once the recorder has handled every message that reached it. A
-    /// session that has just subscribed gets, through the hub, every message the hub delivers
-    /// after its subscription; every earlier one already sits in the recorder's queue. Settling
-    /// the recorder first leaves no gap between the two.
+    /// A page opened; `close` asks it to go (the server is stopping).
     func opened(page id: String, close: @escaping @Sendable () -> Void) {
         pages.withLock { $0[id] = close }
     }
@@ -165,6 +154,20 @@ public final class ChatService: Sendable {
         for close in pages.withLock({ Array($0.values) }) { close() }
     }
 
+    /// Waits until every page has closed, or `patience` has passed; whether they all did.
+    /// Pages are no task of the HTTP server's, so its shutdown does not wait for them.
+    public func pagesClosed(within patience: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + patience
+        while openPages > 0 {
+            guard ContinuousClock.now < deadline, (try? await Task.sleep(for: .milliseconds(20))) != nil else { return false }
+        }
+        return true
+    }
+
+    /// The room's history, once the recorder has handled every message that reached it. A
+    /// session that has just subscribed gets, through the hub, every message the hub delivers
+    /// after its subscription; every earlier one already sits in the recorder's queue. Settling
+    /// the recorder first leaves no gap between the two.
     func messages(in room: String) async -> [ChatMessage] {
         await hub.session(id: recorderID).settle()
         return history.withLock { $0.messages(in: room) }

@@ -1,8 +1,8 @@
 import Foundation
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 import NIOPosix
+import NIOWebSocket
 
 /// MQTT over WebSocket at the chat's `/mqtt`: a browser MQTT client (MQTT.js, Paho JS) reaches
 /// the chat's broker through the page's own origin, without a port of its own.
@@ -10,7 +10,8 @@ import NIOPosix
 /// Each WebSocket gets its own TCP connection to the broker and the bytes are carried both ways
 /// unchanged (binary frames in, binary frames out), so the browser's CONNECT, credentials and
 /// every packet meet the broker's rules as any client's would; the broker sees the chat's
-/// address as the peer. A value: one per chat service, used from each WebSocket's task.
+/// address as the peer. A value: one per chat service, used from each WebSocket's task (the
+/// one Hummingbird gave its connection).
 struct MQTTWebSocketRelay: Sendable {
     let host: String
     let port: Int
@@ -32,7 +33,9 @@ struct MQTTWebSocketRelay: Sendable {
             .first { $0 == "mqtt" || $0 == "mqttv3.1" }
     }
 
-    func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, logger: Logger) async {
+    /// Carries one browser's MQTT connection until either side ends it: the browser closed, or
+    /// the broker closed the connection (a refusal, a DISCONNECT, a protocol error).
+    func run(_ webSocket: NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, logger: Logger) async {
         let broker: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             broker = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -44,31 +47,54 @@ struct MQTTWebSocketRelay: Sendable {
                 }
         } catch {
             logger.notice("chat: /mqtt could not reach the broker at \(host):\(port): \(error)")
-            try? await outbound.close(.unexpectedServerError, reason: "broker unreachable")
+            try? await webSocket.executeThenClose { _, outbound in
+                try await outbound.write(Self.close(.unexpectedServerError, reason: "broker unreachable"))
+            }
             return
         }
-        try? await broker.executeThenClose { fromBroker, toBroker in
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    do {
-                        for try await frame in inbound {
-                            // MQTT travels in binary frames (MQTT 5 §6.0.0.1).
-                            guard frame.opcode != .text else { break }
-                            try await toBroker.write(frame.data)
-                        }
-                    } catch {}
+        try? await webSocket.executeThenClose { fromBrowser, toBrowser in
+            try await broker.executeThenClose { fromBroker, toBroker in
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        do {
+                            for try await frame in fromBrowser {
+                                switch frame.opcode {
+                                // MQTT travels in binary frames (MQTT 5 §6.0.0.1), possibly fragmented.
+                                case .binary, .continuation:
+                                    try await toBroker.write(frame.unmaskedData)
+                                case .ping:
+                                    try await toBrowser.write(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData))
+                                case .text:
+                                    try await toBrowser.write(Self.close(.unacceptableData, reason: "MQTT travels in binary frames"))
+                                    return
+                                case .connectionClose:
+                                    try await toBrowser.write(Self.close(.normalClosure, reason: nil))
+                                    return
+                                default:
+                                    continue
+                                }
+                            }
+                        } catch {}
+                    }
+                    group.addTask {
+                        do {
+                            for try await bytes in fromBroker {
+                                try await toBrowser.write(WebSocketFrame(fin: true, opcode: .binary, data: bytes))
+                            }
+                        } catch {}
+                        try? await toBrowser.write(Self.close(.normalClosure, reason: nil))
+                    }
+                    await group.next()
+                    group.cancelAll()
                 }
-                group.addTask {
-                    do {
-                        for try await bytes in fromBroker { try await outbound.write(.binary(bytes)) }
-                    } catch {}
-                    try? await outbound.close(.normalClosure, reason: nil)
-                }
-                // Either side ending ends both: the browser closed, or the broker closed the
-                // connection (a refusal, a DISCONNECT, a protocol error).
-                await group.next()
-                group.cancelAll()
             }
         }
+    }
+
+    private static func close(_ code: WebSocketErrorCode, reason: String?) -> WebSocketFrame {
+        var data = ByteBuffer()
+        data.write(webSocketErrorCode: code)
+        if let reason { data.writeString(reason) }
+        return WebSocketFrame(fin: true, opcode: .connectionClose, data: data)
     }
 }

@@ -1,0 +1,209 @@
+import NIOCore
+import NIOWebSocket
+
+/// Serves one page session's WebSocket from its connection's event loop, with no Swift task of
+/// its own.
+///
+/// A page served as a task keeps that task's stack for as long as it is open: about 24 KiB
+/// of async frames from the HTTP server down to the WebSocket reader, the bulk of a page's
+/// memory when thousands are open. Here frames are read and written by this handler; a task
+/// exists only while one of the page's commands waits on the broker, and while it says
+/// goodbye.
+///
+/// State: all of it is owned by the channel's event loop. Inputs from other tasks (PubSub
+/// hand-offs, who is online) hop onto the loop through `route`, which is emptied when the page's
+/// session ends, so late inputs are dropped and the session stops referring to this handler.
+final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    private enum Phase {
+        case open
+        /// This side sent its close frame and waits for the page's.
+        case closing
+        case closed
+    }
+
+    private let service: ChatService
+    private var session: ChatPageSession?
+    private var route: NIOLoopBoundBox<ChatPageHandler?>?
+    private var context: ChannelHandlerContext?
+    private var backlog: ChatPageBacklog<ChatPageSession.Input>
+    private var phase = Phase.open
+    /// A command is waiting on the broker: later inputs wait behind it, in order.
+    private var commandRunning = false
+
+    init(service: ChatService) {
+        self.service = service
+        backlog = ChatPageBacklog(limit: service.configuration.sessionBufferLimit)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        let loop = context.eventLoop
+        let route = NIOLoopBoundBox<ChatPageHandler?>(self, eventLoop: loop)
+        self.route = route
+        let session = ChatPageSession(service: service) { input in
+            loop.execute { route.value?.enqueue(input) }
+        }
+        self.session = session
+        service.pageWatch.withLock { $0 }?(session)
+        service.opened(page: session.id) {
+            loop.execute { route.value?.goAway(.goingAway, reason: "The chat server is stopping.") }
+        }
+        if !context.channel.isActive { pageClosed() }
+    }
+
+    // MARK: Frames from the page
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text, .binary:
+            let limit = service.configuration.maximumFrameSize
+            guard frame.length <= limit else {
+                return goAway(.messageTooLarge, reason: "Chat commands are at most \(limit) bytes.")
+            }
+            guard frame.opcode == .text else { return enqueue(.binaryFrame) }
+            let payload = frame.unmaskedData
+            guard let text = String(validating: payload.readableBytesView, as: UTF8.self) else {
+                return goAway(.dataInconsistentWithMessage, reason: "Text frames must be UTF-8.")
+            }
+            enqueue(.frame(text))
+        case .ping:
+            guard phase == .open else { return }
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .connectionClose:
+            answerClose(frame, context: context)
+        default:
+            break
+        }
+    }
+
+    /// The page closes: an answer to this side's close ends the connection; a close of its own
+    /// is echoed first (RFC 6455 §5.5.1).
+    private func answerClose(_ frame: WebSocketFrame, context: ChannelHandlerContext) {
+        let channel = context.channel
+        guard phase == .open else {
+            channel.close(promise: nil)
+            return
+        }
+        phase = .closing
+        backlog.removeAll()
+        var data = frame.unmaskedData
+        var echo = context.channel.allocator.buffer(capacity: 2)
+        if let code = data.readWebSocketErrorCode() { echo.write(webSocketErrorCode: code) }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: echo)), promise: written)
+        written.futureResult.whenComplete { _ in channel.close(promise: nil) }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOWebSocketFrameAggregator.Error {
+            let limit = service.configuration.maximumFrameSize
+            goAway(.messageTooLarge, reason: "Chat commands are at most \(limit) bytes, in at most 16 fragments.")
+        } else {
+            session?.logger.debug("chat: page connection failed: \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { drain() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pageClosed()
+        context.fireChannelInactive()
+    }
+
+    private func pageClosed() {
+        guard phase != .closed else { return }
+        phase = .closed
+        backlog.removeAll()
+        if let session { service.closed(page: session.id) }
+        if !commandRunning { endSession() }
+    }
+
+    // MARK: Inputs
+
+    private func enqueue(_ input: ChatPageSession.Input) {
+        guard phase == .open else { return }
+        guard backlog.append(input) else {
+            session?.logger.notice("chat: a page fell \(backlog.limit) events behind; closing it")
+            return goAway(.policyViolation, reason: "This page fell too far behind the conversation; reload it to continue.")
+        }
+        drain()
+    }
+
+    /// Writes what waits, in order, while the socket takes it and no command is running. A
+    /// page whose socket stays full lets its backlog grow until `enqueue` drops it.
+    private func drain() {
+        guard let context, let session else { return }
+        var wrote = false
+        while phase == .open, !commandRunning, context.channel.isWritable, let input = backlog.popFirst() {
+            switch session.step(for: input) {
+            case .write(let frames):
+                for frame in frames {
+                    context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
+                    wrote = true
+                }
+            case .command(let text):
+                run(text, in: session, on: context.eventLoop)
+            }
+        }
+        if wrote { context.flush() }
+    }
+
+    private func run(_ command: String, in session: ChatPageSession, on loop: any EventLoop) {
+        commandRunning = true
+        guard let route else { return }
+        Task {
+            let frames = await session.perform(command)
+            loop.execute { route.value?.finished(command: frames) }
+        }
+    }
+
+    private func finished(command frames: [ByteBuffer]) {
+        commandRunning = false
+        guard phase != .closed else { return endSession() }
+        guard let context, phase == .open else { return }
+        for frame in frames {
+            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
+        }
+        context.flush()
+        drain()
+    }
+
+    // MARK: Closing
+
+    /// Tells the page why in a close frame and closes the connection once the page answered,
+    /// or a second after the frame reached the socket, or after 5 s of a socket that does not
+    /// drain.
+    private func goAway(_ code: WebSocketErrorCode, reason: String) {
+        guard let context, phase == .open else { return }
+        phase = .closing
+        backlog.removeAll()
+        var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.write(webSocketErrorCode: code)
+        data.writeString(reason)
+        let channel = context.channel
+        let loop = context.eventLoop
+        let written = loop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: written)
+        written.futureResult.whenComplete { _ in
+            loop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        }
+        loop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
+    }
+
+    /// The page has gone: its session says goodbye in its room, in a task of its own.
+    private func endSession() {
+        route?.value = nil
+        route = nil
+        context = nil
+        guard let session else { return }
+        Task { await session.end() }
+    }
+}
