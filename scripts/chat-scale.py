@@ -10,8 +10,11 @@ per second of a burst.
 Pages and the publisher (a raw MQTT client, connected before timing) are driven by one asyncio
 process; each counts the markers in the bytes it reads rather
 than parsing every frame, so the driver keeps up with the server. The resident memory per page
-is (RSS with every page joined - RSS before) / PAGES, measured once every join message has
-reached every page and after a short settle (so it is not the join traffic still queued).
+is (anonymous RSS with every page joined - before) / PAGES, measured once every join message
+has reached every page and after a short settle (so it is not the join traffic still queued).
+Anonymous memory is the heap and the stacks; the total RSS, printed beside it, also counts the
+pages of the binary and the libraries that have been read, which grow with the code run (and
+with gdb's visit under --trim), not with pages.
 """
 import argparse
 import asyncio
@@ -135,9 +138,14 @@ async def measure(args, pid):
         # malloc_trim in the server): the rest of the RSS growth is the join storm's high-water.
         subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "call (int)malloc_trim(0)"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
-    after = storm.rss_kib(pid)
-    print(f"resident memory per page: {(after - args.rss_before) / args.pages:.1f} KiB "
-          f"({args.rss_before / 1024:.1f} -> {after / 1024:.1f} MiB)")
+    # Anonymous memory (heap, stacks) is what pages cost; the total also counts pages of the
+    # binary and libraries, which gdb's visit above faults in.
+    after = storm.rss_kib(pid, "RssAnon")
+    total = storm.rss_kib(pid)
+    print(f"resident memory per page: {(after - args.anon_before) / args.pages:.1f} KiB "
+          f"(anonymous {args.anon_before / 1024:.1f} -> {after / 1024:.1f} MiB; "
+          f"all resident {args.rss_before / 1024:.1f} -> {total / 1024:.1f} MiB, "
+          f"{(total - args.rss_before) / args.pages:.1f} KiB a page)")
     if args.no_join:
         return
 
@@ -200,6 +208,7 @@ def main():
         storm.wait_for_port("127.0.0.1", args.http_port)
         storm.wait_for_port("127.0.0.1", args.port)
         args.rss_before = storm.rss_kib(server.pid)
+        args.anon_before = storm.rss_kib(server.pid, "RssAnon")
         asyncio.run(measure(args, server.pid))
     finally:
         server.send_signal(signal.SIGTERM)

@@ -258,10 +258,12 @@ class Round:
         return connect_seconds
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
+    """Resident memory from /proc/PID/status: VmRSS (all of it) or RssAnon (the heap and
+    stacks, without the pages of the binary and libraries, which reading them faults in)."""
     with open(f"/proc/{pid}/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 

@@ -44,6 +44,11 @@ struct ChatHTTPChannel: ServerChildChannel, HTTPChannelHandler {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
+            // Reads start small: NIO keeps each connection's largest receive buffer for reuse,
+            // and pages send a few short commands (the default first buffer is 2 KiB). Reads
+            // that fill the buffer make the next one larger.
+            try channel.syncOptions?.setOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
             let attempted = NIOLoopBoundBox(false, eventLoop: channel.eventLoop)
             let configuration = service.configuration
             // The decoder takes frames up to the larger limit; pages check their own.

@@ -11,8 +11,9 @@ import NIOWebSocket
 /// goodbye.
 ///
 /// State: all of it is owned by the channel's event loop. Inputs from other tasks (PubSub
-/// hand-offs, who is online) hop onto the loop through `route`, which is emptied when the page's
-/// session ends, so late inputs are dropped and the session stops referring to this handler.
+/// hand-offs, who is online) reach it through the loop's `ChatLoopInbox` and `route`, which is
+/// emptied when the page's session ends, so late inputs are dropped and the session stops
+/// referring to this handler.
 final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = WebSocketFrame
     typealias OutboundOut = WebSocketFrame
@@ -28,10 +29,15 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var session: ChatPageSession?
     private var route: NIOLoopBoundBox<ChatPageHandler?>?
     private var context: ChannelHandlerContext?
+    /// Where encoded text frames are written: past the WebSocket frame encoder, so a batch of
+    /// them is one buffer (and one entry in NIO's pending writes, which keeps its largest size).
+    private var encodedOutput: ChannelHandlerContext?
     private var backlog: ChatPageBacklog<ChatPageSession.Input>
     private var phase = Phase.open
     /// A command is waiting on the broker: later inputs wait behind it, in order.
     private var commandRunning = false
+    /// Frames were written and not flushed yet (a hand-over of many inputs flushes once).
+    private var unflushed = false
 
     init(service: ChatService) {
         self.service = service
@@ -40,12 +46,12 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        encodedOutput = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
         let loop = context.eventLoop
         let route = NIOLoopBoundBox<ChatPageHandler?>(self, eventLoop: loop)
         self.route = route
-        let session = ChatPageSession(service: service) { input in
-            loop.execute { route.value?.enqueue(input) }
-        }
+        let inbox = service.inbox(for: loop)
+        let session = ChatPageSession(service: service) { input in inbox.deliver(input, to: route) }
         self.session = session
         service.pageWatch.withLock { $0 }?(session)
         service.opened(page: session.id) {
@@ -64,7 +70,10 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
             guard frame.length <= limit else {
                 return goAway(.messageTooLarge, reason: "Chat commands are at most \(limit) bytes.")
             }
-            guard frame.opcode == .text else { return enqueue(.binaryFrame) }
+            guard frame.opcode == .text else {
+                enqueue(.binaryFrame)
+                return
+            }
             let payload = frame.unmaskedData
             guard let text = String(validating: payload.readableBytesView, as: UTF8.self) else {
                 return goAway(.dataInconsistentWithMessage, reason: "Text frames must be UTF-8.")
@@ -109,7 +118,10 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { drain() }
+        if context.channel.isWritable {
+            drain()
+            flush()
+        }
         context.fireChannelWritabilityChanged()
     }
 
@@ -128,32 +140,57 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Inputs
 
-    private func enqueue(_ input: ChatPageSession.Input) {
-        guard phase == .open else { return }
+    /// Takes `input` in order. With `flush` false the caller flushes later (`flush()`); the
+    /// result says whether this input left frames to flush that none before it had.
+    @discardableResult
+    func enqueue(_ input: ChatPageSession.Input, flush: Bool = true) -> Bool {
+        guard phase == .open else { return false }
         guard backlog.append(input) else {
             session?.logger.notice("chat: a page fell \(backlog.limit) events behind; closing it")
-            return goAway(.policyViolation, reason: "This page fell too far behind the conversation; reload it to continue.")
+            goAway(.policyViolation, reason: "This page fell too far behind the conversation; reload it to continue.")
+            return false
         }
+        let before = unflushed
         drain()
+        if flush { self.flush() }
+        return unflushed && !before
+    }
+
+    func flush() {
+        guard unflushed, let context else { return }
+        unflushed = false
+        context.flush()
     }
 
     /// Writes what waits, in order, while the socket takes it and no command is running. A
     /// page whose socket stays full lets its backlog grow until `enqueue` drops it.
     private func drain() {
         guard let context, let session else { return }
-        var wrote = false
+        var batch: [ByteBuffer] = []
         while phase == .open, !commandRunning, context.channel.isWritable, let input = backlog.popFirst() {
             switch session.step(for: input) {
             case .write(let frames):
-                for frame in frames {
-                    context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
-                    wrote = true
-                }
+                batch += frames
             case .command(let text):
                 run(text, in: session, on: context.eventLoop)
             }
         }
-        if wrote { context.flush() }
+        write(batch)
+    }
+
+    /// Writes `frames` as text frames, encoded into one buffer.
+    private func write(_ frames: [ByteBuffer]) {
+        guard let context, !frames.isEmpty else { return }
+        unflushed = true
+        guard let encodedOutput else {
+            for frame in frames {
+                context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
+            }
+            return
+        }
+        var encoded = context.channel.allocator.buffer(capacity: frames.reduce(0) { $0 + $1.readableBytes + 10 })
+        for frame in frames { encoded.writeTextFrame(frame) }
+        encodedOutput.write(NIOAny(encoded), promise: nil)
     }
 
     private func run(_ command: String, in session: ChatPageSession, on loop: any EventLoop) {
@@ -168,12 +205,10 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func finished(command frames: [ByteBuffer]) {
         commandRunning = false
         guard phase != .closed else { return endSession() }
-        guard let context, phase == .open else { return }
-        for frame in frames {
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
-        }
-        context.flush()
+        guard phase == .open else { return }
+        write(frames)
         drain()
+        flush()
     }
 
     // MARK: Closing
@@ -203,6 +238,7 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
         route?.value = nil
         route = nil
         context = nil
+        encodedOutput = nil
         guard let session else { return }
         Task { await session.end() }
     }

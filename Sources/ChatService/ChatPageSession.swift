@@ -41,16 +41,19 @@ final class ChatPageSession: @unchecked Sendable {
     /// Ids of the history last sent; the same messages arriving live are skipped.
     private var shown: Set<String> = []
     private var limiter: RateLimiter
-    let logger: Logger
+    /// Made when something is logged: a logger with its own metadata costs a few hundred
+    /// bytes, kept by every page for the rare line it writes.
+    var logger: Logger {
+        var logger = service.logger
+        logger[metadataKey: "page"] = "\(id.prefix(8))"
+        return logger
+    }
 
     init(service: ChatService, deliver: @escaping Deliver) {
         self.service = service
         self.deliver = deliver
         pubsub = service.hub.session(id: id)
         limiter = RateLimiter(burst: service.configuration.messageBurst, perSecond: service.configuration.messagesPerSecond)
-        var logger = service.logger
-        logger[metadataKey: "page"] = "\(id.prefix(8))"
-        self.logger = logger
     }
 
     // MARK: Inputs

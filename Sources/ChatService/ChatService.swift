@@ -36,6 +36,8 @@ public final class ChatService: Sendable {
     /// Sees every page session as it opens. Only leak tests set it, to follow a page's objects
     /// with weak references until they are freed.
     let pageWatch = Mutex<(@Sendable (AnyObject) -> Void)?>(nil)
+    /// Inputs for pages, gathered per event loop (`ChatLoopInbox`).
+    private let inboxes = Mutex<[ObjectIdentifier: ChatLoopInbox]>([:])
     /// Hands memory freed by closed pages back to the system (`MemoryReclaimer`), every 5 s.
     private let reclaiming = Mutex<Task<Void, Never>?>(nil)
 
@@ -126,6 +128,16 @@ public final class ChatService: Sendable {
     }
 
     // MARK: Page sessions
+
+    /// The inbox of the pages served on `loop`.
+    func inbox(for loop: any EventLoop) -> ChatLoopInbox {
+        inboxes.withLock { inboxes in
+            if let inbox = inboxes[ObjectIdentifier(loop)] { return inbox }
+            let inbox = ChatLoopInbox(eventLoop: loop)
+            inboxes[ObjectIdentifier(loop)] = inbox
+            return inbox
+        }
+    }
 
     /// A page opened; `close` asks it to go (the server is stopping).
     func opened(page id: String, close: @escaping @Sendable () -> Void) {
