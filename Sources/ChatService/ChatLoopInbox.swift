@@ -15,8 +15,13 @@ final class ChatLoopInbox: Sendable {
 
     private struct Pending: Sendable {
         var items: [(Route, ChatPageSession.Input)] = []
+        /// Emptied storage from the last hand-over, reused so a busy room does not allocate
+        /// a list per hop; kept up to `keptCapacity`.
+        var spare: [(Route, ChatPageSession.Input)] = []
         var hopScheduled = false
     }
+
+    private static var keptCapacity: Int { 1024 }
 
     let eventLoop: any EventLoop
     private let pending = Mutex(Pending())
@@ -35,9 +40,12 @@ final class ChatLoopInbox: Sendable {
     }
 
     private func handOver() {
-        let items = pending.withLock { pending in
+        var items = pending.withLock { pending in
             pending.hopScheduled = false
-            defer { pending.items = [] }
+            defer {
+                pending.items = pending.spare
+                pending.spare = []
+            }
             return pending.items
         }
         var written: [ChatPageHandler] = []
@@ -46,5 +54,10 @@ final class ChatLoopInbox: Sendable {
             if page.enqueue(input, flush: false) { written.append(page) }
         }
         for page in written { page.flush() }
+        guard items.capacity <= Self.keptCapacity else { return }
+        items.removeAll(keepingCapacity: true)
+        pending.withLock { pending in
+            if pending.spare.capacity < items.capacity { pending.spare = items }
+        }
     }
 }

@@ -134,7 +134,6 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard phase != .closed else { return }
         phase = .closed
         backlog.removeAll()
-        if let session { service.closed(page: session.id) }
         if !commandRunning { endSession() }
     }
 
@@ -166,16 +165,26 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// page whose socket stays full lets its backlog grow until `enqueue` drops it.
     private func drain() {
         guard let context, let session else { return }
-        var batch: [ByteBuffer] = []
+        var encoded: ByteBuffer?
         while phase == .open, !commandRunning, context.channel.isWritable, let input = backlog.popFirst() {
             switch session.step(for: input) {
-            case .write(let frames):
-                batch += frames
+            case .write(let frame):
+                guard encodedOutput != nil else {
+                    write([frame])
+                    continue
+                }
+                if encoded == nil { encoded = context.channel.allocator.buffer(capacity: frame.readableBytes + 10) }
+                encoded!.writeTextFrame(frame)
+            case .skip:
+                continue
             case .command(let text):
                 run(text, in: session, on: context.eventLoop)
             }
         }
-        write(batch)
+        if let encoded, let encodedOutput {
+            encodedOutput.write(NIOAny(encoded), promise: nil)
+            unflushed = true
+        }
     }
 
     /// Writes `frames` as text frames, encoded into one buffer.
@@ -233,13 +242,18 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
         loop.scheduleTask(in: .seconds(5)) { channel.close(promise: nil) }
     }
 
-    /// The page has gone: its session says goodbye in its room, in a task of its own.
+    /// The page has gone: its session says goodbye in its room, in a task of its own, and
+    /// only then counts as closed (a stopping server waits for that before leaving the broker).
     private func endSession() {
         route?.value = nil
         route = nil
         context = nil
         encodedOutput = nil
         guard let session else { return }
-        Task { await session.end() }
+        let service = self.service
+        Task {
+            await session.end()
+            service.closed(page: session.id)
+        }
     }
 }

@@ -23,8 +23,10 @@ final class ChatPageSession: @unchecked Sendable {
 
     /// What an input asks of the page.
     enum Step {
-        /// Frames to write now (none: nothing for this page).
-        case write([ByteBuffer])
+        /// A frame to write now.
+        case write(ByteBuffer)
+        /// Nothing for this page (another room's, or already shown).
+        case skip
         /// A command, which waits on the broker: run it with `perform`.
         case command(String)
     }
@@ -64,18 +66,18 @@ final class ChatPageSession: @unchecked Sendable {
         case .frame(let text):
             return .command(text)
         case .binaryFrame:
-            return .write([ChatEvent.error("Binary frames are not chat commands: send JSON text").frame])
+            return .write(ChatEvent.error("Binary frames are not chat commands: send JSON text").frame)
         case .incoming(let message):
-            guard let frame = service.frames.frame(for: message), frame.message.room == room else { return .write([]) }
+            guard let frame = service.frames.frame(for: message), frame.message.room == room else { return .skip }
             if !shown.isEmpty {
-                if shown.contains(frame.message.id) { return .write([]) }
+                if shown.contains(frame.message.id) { return .skip }
                 // Messages arrive in order: once one is newer than the history, every later
                 // one is too, and the ids need not be kept (a page holds them no longer).
                 shown = []
             }
-            return .write([frame.bytes])
+            return .write(frame.bytes)
         case .roomFrame(let frameRoom, let frame):
-            return .write(frameRoom == room ? [frame] : [])
+            return frameRoom == room ? .write(frame) : .skip
         }
     }
 

@@ -349,7 +349,7 @@ public final class PubSubHub: Sendable {
         let mqttTopic = try topic.map { topic throws(PubSubError) in try mapping.mqttTopic(for: topic) } ?? mapping.globalTopic
         let application = userProperties.filter { !PubSubWireFormat.isOwn($0.key) }
         let message = PubSubMessage(topic: topic, payload: payload, sender: session, userProperties: application)
-        let targets = try state.withLock { state throws(PubSubError) -> [Target] in
+        let targets = try state.withLock { state throws(PubSubError) -> Targets in
             guard !state.closed else { throw PubSubError(.hubClosed, "the PubSub hub is closed") }
             return Self.localTargets(
                 in: state, mqttTopic: mqttTopic, isGlobal: topic == nil, excluding: includeSender ? nil : session)
@@ -364,27 +364,27 @@ public final class PubSubHub: Sendable {
         }
     }
 
-    /// One session's subscription a message reaches: its hand-offs, run at once, and whether
-    /// its queue gets the message for queued handlers.
-    struct Target {
-        var mailbox: SessionMailbox?
-        var channel: SessionMailbox.Channel
-        var handOffs: [HandOff]
+    /// Where a message goes locally: hand-offs, run at once, and the queues of sessions with
+    /// queued handlers. Flat lists, so a message reaching thousands of sessions makes two
+    /// arrays, not one per session.
+    struct Targets {
+        var handOffs: [HandOff] = []
+        var queues: [(mailbox: SessionMailbox, channel: SessionMailbox.Channel)] = []
     }
 
     /// Sessions (and which of their subscriptions) a message on `mqttTopic` reaches locally.
     /// The global channel and topics never cross, even for a `#` topic subscription.
-    private static func localTargets(in state: HubState, mqttTopic: String, isGlobal: Bool, excluding: String?) -> [Target] {
-        var targets: [Target] = []
+    private static func localTargets(in state: HubState, mqttTopic: String, isGlobal: Bool, excluding: String?) -> Targets {
+        var targets = Targets()
         func add(_ record: SessionRecord, _ channel: SessionMailbox.Channel, _ entries: [HandlerEntry]) {
-            var target = Target(mailbox: nil, channel: channel, handOffs: [])
+            var queued = false
             for entry in entries {
                 switch entry.kind {
-                case .queued: target.mailbox = record.mailbox
-                case .handOff(let handOff): target.handOffs.append(handOff)
+                case .queued: queued = true
+                case .handOff(let handOff): targets.handOffs.append(handOff)
                 }
             }
-            targets.append(target)
+            if queued, let mailbox = record.mailbox { targets.queues.append((mailbox, channel)) }
         }
         if isGlobal {
             for id in state.globalSessions where id != excluding {
@@ -400,11 +400,9 @@ public final class PubSubHub: Sendable {
     }
 
     /// Runs the hand-offs and queues the message for queued handlers; outside the lock.
-    private static func deliver(_ message: PubSubMessage, to targets: [Target]) {
-        for target in targets {
-            for handOff in target.handOffs { handOff(message) }
-            target.mailbox?.enqueue(.init(channel: target.channel, message: message))
-        }
+    private static func deliver(_ message: PubSubMessage, to targets: Targets) {
+        for handOff in targets.handOffs { handOff(message) }
+        for (mailbox, channel) in targets.queues { mailbox.enqueue(.init(channel: channel, message: message)) }
     }
 
     // MARK: Receiving
