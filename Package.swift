@@ -123,6 +123,7 @@ let package = Package(
             name: "parley",
             dependencies: [
                 "MQTTBench",
+                "ProcessMemory",
                 "MQTTBroker",
                 "MQTTBridge",
                 "MosquittoConfig",

@@ -136,7 +136,11 @@ async def measure(args, pid):
     if args.trim:
         # What the pages hold once the allocator has given back its free pages (gdb calls
         # malloc_trim in the server): the rest of the RSS growth is the join storm's high-water.
-        subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "call (int)malloc_trim(0)"],
+        calls = ["-ex", "call (int)malloc_trim(0)"]
+        if args.malloc_stats:
+            # glibc prints each arena's in-use and system bytes to the server's stderr.
+            calls += ["-ex", "call (void)malloc_stats()"]
+        subprocess.run(["gdb", "-p", str(pid), "-batch", *calls],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
     # Anonymous memory (heap, stacks) is what pages cost; the total also counts pages of the
     # binary and libraries, which gdb's visit above faults in.
@@ -193,6 +197,9 @@ def main():
     parser.add_argument("--parallel", type=int, default=100, help="pages dialing at once")
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--settle", type=float, default=2)
+    parser.add_argument("--malloc-stats", action="store_true",
+                        help="with --trim, also have glibc print its arenas to the server's stderr "
+                             "(wrap the command: sh -c 'exec ... 2>FILE')")
     parser.add_argument("--trim", action="store_true",
                         help="have gdb call malloc_trim(0) in the server before measuring memory")
     parser.add_argument("--no-join", action="store_true",

@@ -32,6 +32,8 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Where encoded text frames are written: past the WebSocket frame encoder, so a batch of
     /// them is one buffer (and one entry in NIO's pending writes, which keeps its largest size).
     private var encodedOutput: ChannelHandlerContext?
+    /// Text frames encoded since the last flush, written to `encodedOutput` as one buffer.
+    private var encoded: ByteBuffer?
     private var backlog: ChatPageBacklog<ChatPageSession.Input>
     private var phase = Phase.open
     /// A command is waiting on the broker: later inputs wait behind it, in order.
@@ -139,67 +141,70 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Inputs
 
-    /// Takes `input` in order. With `flush` false the caller flushes later (`flush()`); the
-    /// result says whether this input left frames to flush that none before it had.
+    /// Takes `input` in order: at once when nothing waits before it, else behind the backlog.
+    /// With `flush` false the caller flushes later (`flush()`), so the frames of a hand-over
+    /// of many inputs go out as one buffer; the result says whether this input left frames to
+    /// flush that none before it had.
     @discardableResult
     func enqueue(_ input: ChatPageSession.Input, flush: Bool = true) -> Bool {
-        guard phase == .open else { return false }
-        guard backlog.append(input) else {
+        guard phase == .open, let context else { return false }
+        let before = unflushed
+        if backlog.isEmpty, !commandRunning, context.channel.isWritable {
+            take(input)
+        } else if !backlog.append(input) {
             session?.logger.notice("chat: a page fell \(backlog.limit) events behind; closing it")
             goAway(.policyViolation, reason: "This page fell too far behind the conversation; reload it to continue.")
             return false
         }
-        let before = unflushed
-        drain()
         if flush { self.flush() }
         return unflushed && !before
     }
 
+    /// Sends the frames written since the last flush.
     func flush() {
         guard unflushed, let context else { return }
         unflushed = false
+        writeEncoded()
         context.flush()
     }
 
-    /// Writes what waits, in order, while the socket takes it and no command is running. A
-    /// page whose socket stays full lets its backlog grow until `enqueue` drops it.
+    /// Handles inputs that wait, in order, while the socket takes more and no command is
+    /// running. A page whose socket stays full lets its backlog grow until `enqueue` drops it.
     private func drain() {
-        guard let context, let session else { return }
-        var encoded: ByteBuffer?
+        guard let context else { return }
         while phase == .open, !commandRunning, context.channel.isWritable, let input = backlog.popFirst() {
-            switch session.step(for: input) {
-            case .write(let frame):
-                guard encodedOutput != nil else {
-                    write([frame])
-                    continue
-                }
-                if encoded == nil { encoded = context.channel.allocator.buffer(capacity: frame.readableBytes + 10) }
-                encoded!.writeTextFrame(frame)
-            case .skip:
-                continue
-            case .command(let text):
-                run(text, in: session, on: context.eventLoop)
-            }
-        }
-        if let encoded, let encodedOutput {
-            encodedOutput.write(NIOAny(encoded), promise: nil)
-            unflushed = true
+            take(input)
         }
     }
 
-    /// Writes `frames` as text frames, encoded into one buffer.
-    private func write(_ frames: [ByteBuffer]) {
-        guard let context, !frames.isEmpty else { return }
+    private func take(_ input: ChatPageSession.Input) {
+        guard let session, let context else { return }
+        switch session.step(for: input) {
+        case .write(let frame):
+            write(frame)
+        case .skip:
+            break
+        case .command(let text):
+            run(text, in: session, on: context.eventLoop)
+        }
+    }
+
+    /// Adds a text frame to the buffer `flush` writes.
+    private func write(_ frame: ByteBuffer) {
+        guard let context else { return }
         unflushed = true
-        guard let encodedOutput else {
-            for frame in frames {
-                context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
-            }
+        guard encodedOutput != nil else {
+            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
             return
         }
-        var encoded = context.channel.allocator.buffer(capacity: frames.reduce(0) { $0 + $1.readableBytes + 10 })
-        for frame in frames { encoded.writeTextFrame(frame) }
-        encodedOutput.write(NIOAny(encoded), promise: nil)
+        if encoded == nil { encoded = context.channel.allocator.buffer(capacity: frame.readableBytes + 10) }
+        encoded!.writeTextFrame(frame)
+    }
+
+    private func writeEncoded() {
+        guard let buffer = encoded, let encodedOutput else { return }
+        encoded = nil
+        encodedOutput.write(NIOAny(buffer), promise: nil)
     }
 
     private func run(_ command: String, in session: ChatPageSession, on loop: any EventLoop) {
@@ -215,7 +220,7 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
         commandRunning = false
         guard phase != .closed else { return endSession() }
         guard phase == .open else { return }
-        write(frames)
+        for frame in frames { write(frame) }
         drain()
         flush()
     }
@@ -229,6 +234,7 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
         guard let context, phase == .open else { return }
         phase = .closing
         backlog.removeAll()
+        writeEncoded()
         var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
         data.write(webSocketErrorCode: code)
         data.writeString(reason)
@@ -249,6 +255,7 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
         route = nil
         context = nil
         encodedOutput = nil
+        encoded = nil
         guard let session else { return }
         let service = self.service
         Task {

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MQTTBroker
 import MosquittoConfig
+import ProcessMemory
 import ServiceLifecycle
 
 /// `parley chat`: only the chat, against a broker elsewhere — the way to run several chat
@@ -41,6 +42,7 @@ struct Chat: AsyncParsableCommand {
     }
 
     func run() async throws {
+        AllocatorTuning.fixMmapThreshold()
         var logging = ParleyConfiguration()
         if verbose { logging.logTypes = Set(LogType.allCases) }
         let logger = ParleyLogging.bootstrap(logging)

@@ -5,6 +5,7 @@ import Logging
 import MQTTBridge
 import MQTTBroker
 import MosquittoConfig
+import ProcessMemory
 import ServiceLifecycle
 
 /// `parley serve`: runs the broker, and the chat beside it, until SIGINT or SIGTERM, with
@@ -54,6 +55,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
+        AllocatorTuning.fixMmapThreshold()
         var configuration = ParleyConfiguration()
         var warnings: [ConfigurationWarning] = []
         if let configFile {

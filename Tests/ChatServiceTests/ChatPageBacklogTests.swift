@@ -2,7 +2,7 @@ import Testing
 
 @testable import ChatService
 
-/// A page's backlog keeps order, refuses more than its limit, and gives room back when drained.
+/// A page's backlog keeps order, refuses more than its limit, and holds no storage when drained.
 @Suite struct ChatPageBacklogTests {
     @Test func itemsComeOutInTheOrderTheyWentIn() {
         var backlog = ChatPageBacklog<Int>(limit: 10)
@@ -25,15 +25,16 @@ import Testing
         #expect(again)
     }
 
-    @Test func aDrainedBacklogGivesItsRoomBack() {
+    @Test func aDrainedBacklogHoldsNoStorage() {
         var backlog = ChatPageBacklog<Int>(limit: 1000)
+        #expect(backlog.capacity == 0)
         for n in 0..<600 { _ = backlog.append(n) }
         #expect(backlog.capacity >= 600)
         while backlog.popFirst() != nil {}
-        #expect(backlog.capacity <= ChatPageBacklog<Int>.keptCapacity)
+        #expect(backlog.capacity == 0 && backlog.isEmpty)
     }
 
-    @Test func aSmallBacklogKeepsItsRoomWhileInUse() {
+    @Test func aBacklogInUseKeepsItsRoom() {
         var backlog = ChatPageBacklog<Int>(limit: 1000)
         for n in 0..<8 { _ = backlog.append(n) }
         let capacity = backlog.capacity
