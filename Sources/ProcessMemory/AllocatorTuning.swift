@@ -17,14 +17,7 @@ public enum AllocatorTuning {
     public static let defaultMmapThreshold = 1 << 20
 
     private typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
-    private static let mallopt: MallOpt? = {
-        #if canImport(Glibc)
-        guard let symbol = dlsym(nil, "mallopt") else { return nil }
-        return unsafeBitCast(symbol, to: MallOpt.self)
-        #else
-        return nil
-        #endif
-    }()
+    private static let mallopt = cLibraryFunction("mallopt", as: MallOpt.self)
 
     /// glibc's `M_MMAP_THRESHOLD` parameter number (malloc.h).
     private static let mmapThresholdParameter: Int32 = -3

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Hands memory freed by departed connections back to the operating system.
 ///
 /// Trimming is process-wide, so each server part that holds connections (the broker's MQTT
@@ -30,15 +26,7 @@ public struct MemoryReclaimer: Sendable {
     public static let minimumFall = 256
 
     private typealias Trim = @convention(c) (Int) -> Int32
-    private static let trim: Trim? = {
-        #if canImport(Glibc)
-        // A null handle is RTLD_DEFAULT: the symbol wherever the process has it.
-        guard let symbol = dlsym(nil, "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: Trim.self)
-        #else
-        return nil
-        #endif
-    }()
+    private static let trim = cLibraryFunction("malloc_trim", as: Trim.self)
 
     /// Whether `malloc_trim` is there to call.
     public static var isAvailable: Bool { trim != nil }

@@ -136,6 +136,17 @@ def attach_logs(request, name, port, *processes):
 
 # ---------------------------------------------------------- mosquitto clients
 
+@pytest.fixture
+def chat(request, tmp_path):
+    """``parley serve`` (broker and chat in one process) for one test, its log attached to
+    the test's report."""
+    process = ChatProcess(parley_bin_or_skip(), tmp_path, mode="serve", label="parley")
+    attach_logs(request, "parley serve", None, process)
+    process.start()
+    yield process
+    process.stop()
+
+
 def mosquitto_pub(port, topic, message, *extra, timeout=DEFAULT_TIMEOUT):
     cmd = ["mosquitto_pub", "-h", HOST, "-p", str(port), "-V", "mqttv5",
            "-t", topic, "-m", message, *extra]

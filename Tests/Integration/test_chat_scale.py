@@ -12,21 +12,8 @@ import socket
 import subprocess
 import time
 
-import pytest
-
-from chat_helpers import ChatProcess, ChatSocket, attach_logs, parley_bin_or_skip
+from chat_helpers import ChatSocket, chat  # noqa: F401 (chat is a fixture)
 from helpers import unique, wait_until
-
-PARLEY = parley_bin_or_skip()
-
-
-@pytest.fixture
-def chat(request, tmp_path):
-    process = ChatProcess(PARLEY, tmp_path, mode="serve", label="parley")
-    attach_logs(request, "parley serve", None, process)
-    process.start()
-    yield process
-    process.stop()
 
 
 def test_joins_reach_the_room_as_changes_and_the_joiner_gets_the_whole_list(chat):

@@ -8,20 +8,10 @@ import json
 
 import pytest
 
-from chat_helpers import ChatProcess, attach_logs, parley_bin_or_skip
+from chat_helpers import chat  # noqa: F401 (chat is a fixture)
 from helpers import unique
 
-PARLEY = parley_bin_or_skip()
 TIMEOUT = 10
-
-
-@pytest.fixture
-def chat(request, tmp_path):
-    process = ChatProcess(PARLEY, tmp_path, mode="serve", label="parley")
-    attach_logs(request, "parley serve", None, process)
-    process.start()
-    yield process
-    process.stop()
 
 
 def connect(chat):
