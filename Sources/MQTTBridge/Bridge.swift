@@ -255,7 +255,7 @@ public final class Bridge: Sendable {
 
     private func setLocalState(connected: Bool) {
         guard configuration.notifications else { return }
-        _ = try? local.publish(configuration.stateTopic, connected ? "1" : "0", qos: .atLeastOnce, retain: true)
+        _ = try? local.publishStatus(configuration.stateTopic, connected ? "1" : "0")
     }
 
     // MARK: Forwarding

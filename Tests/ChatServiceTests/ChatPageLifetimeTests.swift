@@ -74,4 +74,26 @@ import Testing
             await Self.expectNoPageLeft(in: service)
         }
     }
+
+    /// The page goes while its join still waits on the broker: the join finishes, the session
+    /// then says goodbye and is freed, and nobody is left online.
+    @Test func aPageClosedDuringItsJoinIsFreed() async throws {
+        try await withChat { service, _, client in
+            let references = Self.watchPages(of: service)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        try await withPage("hasty\(index)", on: client) { page in
+                            try await page.join(room: "hurry")
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let alive = await references.waitUntilFreed()
+            #expect(alive.isEmpty, "still alive: \(alive.count) page sessions")
+            await Self.expectNoPageLeft(in: service)
+            #expect(await eventually { service.users(in: "hurry").isEmpty }, "still online: \(service.users(in: "hurry"))")
+        }
+    }
 }

@@ -786,6 +786,22 @@ def sys_number(client: MqttClient, topic: str):
     return int(values[-1].payload) if values else None
 
 
+def test_the_link_state_is_published_even_over_memory_limit(servers, clients):
+    """The bridge's $SYS state is a status, not data: a Parley already over its
+    memory_limit when the remote comes up still says the link is up."""
+    remote_port = free_port()
+    remote = servers("mosquitto", port=remote_port)
+    remote.stop()
+    parley = servers("parley", lines=bridge_lines(remote_port, ["flood/# in 1"], "mqttv50") +
+                     ["memory_limit 1"])
+    watch = clients(parley)
+    wait_state(watch, b"0")
+    wait_until(lambda: "over memory_limit" in parley.read_log(), timeout=10,
+               what="Parley over its memory_limit")
+    remote.start()
+    wait_state(watch, b"1", timeout=15)
+
+
 FLOOD = 20_000
 FLOOD_PAYLOAD = 1024
 

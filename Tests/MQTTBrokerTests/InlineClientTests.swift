@@ -74,4 +74,17 @@ struct InlineClientTests {
         }
         try await broker.shutdown()
     }
+
+    /// Over memory_limit a publish is refused, but a status (a bridge's link state) still
+    /// replaces the retained one: watchers must not be told the link is down when it is up.
+    @Test func overTheMemoryLimitAStatusIsStillPublished() async throws {
+        let broker = Self.broker()
+        try broker.client.publishStatus("$SYS/broker/connection/up/state", "0")
+        broker.core.memoryExceeded.store(true, ordering: .relaxed)
+        #expect(throws: MQTTProtocolError.self) { try broker.client.publish("data", "x") }
+        try broker.client.publishStatus("$SYS/broker/connection/up/state", "1")
+        let message = await Self.next(try broker.client.subscribe("$SYS/broker/connection/+/state"))
+        #expect(message?.payloadString == "1" && message?.retain == true)
+        try await broker.shutdown()
+    }
 }

@@ -33,6 +33,19 @@ public struct InlineClient: Sendable {
             core.statistics.droppedOverMemoryLimit.add(1, ordering: .relaxed)
             throw MQTTProtocolError(.quotaExceeded, "the broker is over its memory_limit")
         }
+        return route(topic, payload: payload, qos: qos, retain: retain, properties: properties)
+    }
+
+    /// Publishes a retained status that replaces the topic's last one, such as a bridge's link
+    /// state. It holds no more memory than the status it replaces, so it goes out even over
+    /// `memory_limit`, where a stale "0" or "1" would tell watchers the opposite of the truth.
+    @discardableResult
+    public func publishStatus(_ topic: String, _ text: String) throws(MQTTProtocolError) -> Int {
+        try TopicValidation.validateTopicName(topic)
+        return route(topic, payload: ByteBuffer(string: text), qos: .atLeastOnce, retain: true, properties: .none)
+    }
+
+    private func route(_ topic: String, payload: ByteBuffer, qos: QoS, retain: Bool, properties: MQTTProperties) -> Int {
         var properties = properties
         let expiresAt = properties.messageExpiryInterval.map { NIODeadline.now() + .seconds(Int64($0)) }
         properties.messageExpiryInterval = nil
