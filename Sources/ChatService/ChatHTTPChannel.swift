@@ -9,19 +9,19 @@ import NIOWebSocket
 
 /// The chat's HTTP connections, for Hummingbird's server: requests go to the router; a
 /// WebSocket upgrade at `/ws` becomes a page session served by `ChatPageHandler` on the event
-/// loop, and one at `/mqtt` the MQTT relay.
+/// loop, and one at `/mqtt` an MQTT relay (`MQTTWebSocketRelayHandler`), also on the loop.
 ///
 /// hummingbird-websocket serves every WebSocket from a task that lives as long as the
-/// connection; a page's task kept about 24 KiB of stack, the bulk of what a page cost. Pages
-/// here leave the connection's task as soon as the upgrade is done. A value: one per server.
+/// connection; a page's task kept about 24 KiB of stack, the bulk of what a page cost.
+/// WebSockets here leave the connection's task as soon as the upgrade is done. A value: one
+/// per server.
 struct ChatHTTPChannel: ServerChildChannel, HTTPChannelHandler {
     enum Connection: Sendable {
         case http(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
         /// Asked for a WebSocket on a path that has none, or with a bad handshake.
         case refused(NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>)
-        /// A page session, already running in its pipeline.
-        case page
-        case mqtt(NIOAsyncChannel<WebSocketFrame, WebSocketFrame>, MQTTWebSocketRelay)
+        /// A page session or an MQTT relay, already running in its pipeline.
+        case webSocket
     }
 
     struct Value: ServerChildChannelValue {
@@ -74,17 +74,16 @@ struct ChatHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                     channel.eventLoop.makeCompletedFuture {
                         switch upgrade(for: head) {
                         case .mqtt(let relay, _):
-                            let frames = try NIOAsyncChannel<WebSocketFrame, WebSocketFrame>(
-                                wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                            return .mqtt(frames, relay)
+                            try channel.pipeline.syncOperations.addHandler(
+                                MQTTWebSocketRelayHandler(relay: relay, logger: service.logger))
                         case .page, nil:
                             try channel.pipeline.syncOperations.addHandlers(
                                 NIOWebSocketFrameAggregator(
                                     minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 16,
                                     maxAccumulatedFrameSize: configuration.maximumFrameSize),
                                 ChatPageHandler(service: service))
-                            return .page
                         }
+                        return .webSocket
                     }
                 }
             )
@@ -120,10 +119,8 @@ struct ChatHTTPChannel: ServerChildChannel, HTTPChannelHandler {
                     let response = HTTPResponse(status: .badRequest, headerFields: [.connection: "close", .contentLength: "0"])
                     try await outbound.write(contentsOf: [.head(response), .end(nil)])
                 }
-            case .page:
+            case .webSocket:
                 break
-            case .mqtt(let frames, let relay):
-                await relay.run(frames, logger: service.logger)
             }
         } catch {
             logger.debug("chat: connection ended before its first request: \(error)")

@@ -108,3 +108,74 @@ def test_a_closed_page_does_not_disturb_the_others(chat):
         if event.get("text") == "still here":
             break
     second.close()
+
+
+# ------------------------------------------------ the MQTT relay at /mqtt
+
+def mqtt_connect_packet(client_id: str) -> bytes:
+    """An MQTT 3.1.1 CONNECT with a clean session and a 60 s keep-alive."""
+    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id.encode()
+    return bytes([0x10, len(body)]) + body
+
+
+def connect_relay(chat):
+    import websocket
+    return websocket.create_connection(f"ws://{chat.host}:{chat.http_port}/mqtt", timeout=TIMEOUT,
+                                       subprotocols=["mqtt"])
+
+
+def test_relay_carries_a_connect_sent_in_fragments_and_answers_pings(chat):
+    import websocket
+    ws = connect_relay(chat)
+    packet = mqtt_connect_packet(unique("relay")[:20])
+    ws.send_frame(websocket.ABNF.create_frame(packet[:7], websocket.ABNF.OPCODE_BINARY, fin=0))
+    ws.ping(b"relay ping")
+    ws.send_frame(websocket.ABNF.create_frame(packet[7:], websocket.ABNF.OPCODE_CONT, fin=1))
+    seen = {}
+    while len(seen) < 2:
+        opcode, data = next_frame(ws)
+        seen[opcode] = data
+    assert seen[websocket.ABNF.OPCODE_PONG] == b"relay ping"
+    assert seen[websocket.ABNF.OPCODE_BINARY] == b"\x20\x02\x00\x00"  # CONNACK, accepted
+    ws.close()
+
+
+def test_relay_closes_the_websocket_when_the_broker_closes(chat):
+    import websocket
+    ws = connect_relay(chat)
+    ws.send(mqtt_connect_packet(unique("relay")[:20]), websocket.ABNF.OPCODE_BINARY)
+    assert next_frame(ws) == (websocket.ABNF.OPCODE_BINARY, b"\x20\x02\x00\x00")
+    ws.send(b"\xe0\x00", websocket.ABNF.OPCODE_BINARY)  # DISCONNECT: the broker closes
+    opcode, data = next_frame(ws)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE and close_code(data) == 1000, data
+
+
+def test_relay_refuses_text_frames_with_1003(chat):
+    import websocket
+    ws = connect_relay(chat)
+    ws.send("CONNECT")
+    opcode, data = next_frame(ws)
+    assert opcode == websocket.ABNF.OPCODE_CLOSE and close_code(data) == 1003, data
+
+
+def test_relay_carries_a_large_message_both_ways(chat):
+    """A 300 kB PUBLISH from a browser client reaches a TCP subscriber, and back out to a
+    second browser client, through the relay's reads and writes in pieces."""
+    from helpers import V311, MqttClient
+    from test_chat_mqtt_websocket import Endpoint, ws_mqtt
+
+    payload = bytes(range(256)) * 1200
+    topic = unique("big")
+    tcp = MqttClient(Endpoint(chat.mqtt_port), V311)
+    sender, receiver = ws_mqtt(chat.http_port), ws_mqtt(chat.http_port)
+    try:
+        for client in (tcp, sender, receiver):
+            client.connect()
+        tcp.subscribe(topic, 1)
+        receiver.subscribe(topic, 1)
+        sender.publish(topic, payload, 1)
+        assert tcp.messages.wait_for(1)[0].payload == payload
+        assert receiver.messages.wait_for(1)[0].payload == payload
+    finally:
+        for client in (tcp, sender, receiver):
+            client.close()
