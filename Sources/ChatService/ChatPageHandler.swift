@@ -32,14 +32,13 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Where encoded text frames are written: past the WebSocket frame encoder, so a batch of
     /// them is one buffer (and one entry in NIO's pending writes, which keeps its largest size).
     private var encodedOutput: ChannelHandlerContext?
-    /// Text frames encoded since the last flush, written to `encodedOutput` as one buffer.
+    /// Text frames encoded since the last flush, written to `encodedOutput` as one buffer;
+    /// nil when nothing waits to be flushed.
     private var encoded: ByteBuffer?
     private var backlog: ChatPageBacklog<ChatPageSession.Input>
     private var phase = Phase.open
     /// A command is waiting on the broker: later inputs wait behind it, in order.
     private var commandRunning = false
-    /// Frames were written and not flushed yet (a hand-over of many inputs flushes once).
-    private var unflushed = false
 
     init(service: ChatService) {
         self.service = service
@@ -48,7 +47,13 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        encodedOutput = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+        // NIO's upgrader puts the encoder before the page's handlers; without it nothing
+        // could be written.
+        guard let encoder = try? context.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self) else {
+            context.close(promise: nil)
+            return
+        }
+        encodedOutput = encoder
         let loop = context.eventLoop
         let route = NIOLoopBoundBox<ChatPageHandler?>(self, eventLoop: loop)
         self.route = route
@@ -102,10 +107,10 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
         phase = .closing
         backlog.removeAll()
         var data = frame.unmaskedData
-        var echo = context.channel.allocator.buffer(capacity: 2)
-        if let code = data.readWebSocketErrorCode() { echo.write(webSocketErrorCode: code) }
+        let echo = data.readWebSocketErrorCode().map { WebSocketFrame.close($0, allocator: channel.allocator) }
+            ?? WebSocketFrame(fin: true, opcode: .connectionClose, data: ByteBuffer())
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: echo)), promise: written)
+        context.writeAndFlush(wrapOutboundOut(echo), promise: written)
         written.futureResult.whenComplete { _ in channel.close(promise: nil) }
     }
 
@@ -148,7 +153,7 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
     @discardableResult
     func enqueue(_ input: ChatPageSession.Input, flush: Bool = true) -> Bool {
         guard phase == .open, let context else { return false }
-        let before = unflushed
+        let before = encoded != nil
         if backlog.isEmpty, !commandRunning, context.channel.isWritable {
             take(input)
         } else if !backlog.append(input) {
@@ -157,13 +162,12 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
             return false
         }
         if flush { self.flush() }
-        return unflushed && !before
+        return encoded != nil && !before
     }
 
     /// Sends the frames written since the last flush.
     func flush() {
-        guard unflushed, let context else { return }
-        unflushed = false
+        guard let context, encoded != nil else { return }
         writeEncoded()
         context.flush()
     }
@@ -192,11 +196,6 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// Adds a text frame to the buffer `flush` writes.
     private func write(_ frame: ByteBuffer) {
         guard let context else { return }
-        unflushed = true
-        guard encodedOutput != nil else {
-            context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: frame)), promise: nil)
-            return
-        }
         if encoded == nil { encoded = context.channel.allocator.buffer(capacity: frame.readableBytes + 10) }
         encoded!.writeTextFrame(frame)
     }
@@ -235,13 +234,10 @@ final class ChatPageHandler: ChannelInboundHandler, RemovableChannelHandler {
         phase = .closing
         backlog.removeAll()
         writeEncoded()
-        var data = context.channel.allocator.buffer(capacity: 2 + reason.utf8.count)
-        data.write(webSocketErrorCode: code)
-        data.writeString(reason)
         let channel = context.channel
         let loop = context.eventLoop
         let written = loop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: written)
+        context.writeAndFlush(wrapOutboundOut(.close(code, reason: reason, allocator: channel.allocator)), promise: written)
         written.futureResult.whenComplete { _ in
             loop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
         }

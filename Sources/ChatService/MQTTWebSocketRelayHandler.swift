@@ -140,12 +140,9 @@ final class MQTTWebSocketRelayHandler: ChannelInboundHandler, RemovableChannelHa
     private func close(_ code: WebSocketErrorCode, reason: String?) {
         guard let context, !closing else { return }
         closing = true
-        var data = context.channel.allocator.buffer(capacity: 2 + (reason?.utf8.count ?? 0))
-        data.write(webSocketErrorCode: code)
-        if let reason { data.writeString(reason) }
         let channel = context.channel
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)), promise: written)
+        context.writeAndFlush(wrapOutboundOut(.close(code, reason: reason, allocator: channel.allocator)), promise: written)
         written.futureResult.whenComplete { _ in channel.close(promise: nil) }
     }
 }
